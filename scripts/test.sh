@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Sets up (scripts/setup.sh) and runs the whole test suite, slow end-to-end tests included.
+# pytest's exit 5 ("no tests ran") is a failure here, never a success.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh || exit 1
+export HF_HUB_OFFLINE=1 WANDB_SILENT=true
+.venv/bin/python -m pytest "$@"
+rc=$?
+if [ "$rc" = 5 ]; then echo "test: pytest collected no tests: failing" >&2; exit 1; fi
+exit "$rc"

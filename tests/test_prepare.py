@@ -1,0 +1,81 @@
+"""Stage 1: the workspace, prompt, environment and harness hashes of a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+
+from ptb.config import build_plan
+from ptb.paths import CONF_DIR
+from ptb.prepare import prepare, sha256_file
+
+
+def make_plan(tmp_path: Path, *overrides: str):
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose("config", overrides=[f"results_dir={tmp_path}/results", *overrides])
+    return build_plan(cfg)
+
+
+def test_workspace_holds_the_harness_files_and_their_hashes(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path)
+    base = tmp_path / "base"
+    base.mkdir()
+    prepared = prepare(plan, base)
+    ws = prepared.workspace
+    for rel in ("evaluate.py", "templates/chatml.jinja", "timer.sh", "ptb_eval.json", "data/arith_train.jsonl"):
+        assert (ws / rel).is_file(), rel
+    run_dir = Path(plan.spec.run_dir)
+    hashes = json.loads((run_dir / "harness_hashes.json").read_text())
+    assert hashes["evaluate.py"] == sha256_file(ws / "evaluate.py")
+    assert set(hashes) >= {"evaluate.py", "templates/chatml.jinja", "timer.sh", "ptb_eval.json", "data/arith_train.jsonl"}
+    # verdicts and metrics live in the run folder, which is not inside the workspace
+    assert run_dir not in ws.parents and ws not in run_dir.parents
+    assert (run_dir / "spec.yaml").is_file()
+    eval_cfg = json.loads((ws / "ptb_eval.json").read_text())
+    assert eval_cfg["task"]["name"] == "arith" and eval_cfg["template"] == "templates/chatml.jinja"
+
+
+def test_prompt_names_model_benchmark_budget_and_rules(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path, "budget.hours=2")
+    prepared = prepare(plan, tmp_path)
+    prompt = prepared.prompt_file.read_text()
+    assert prompt == (Path(plan.spec.run_dir) / "prompt.md").read_text()
+    assert "Arith" in prompt and "final_model" in prompt and "at most 2 hours" in prompt
+    assert "timer.sh" in prompt and "--limit" in prompt and "no internet" in prompt
+    assert prompt.count("\n7. ") == 1
+
+
+def test_environment_is_minimal_and_passes_only_what_the_agent_allows(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MY_VENDOR_KEY", "k-123")
+    monkeypatch.setenv("OPENAI_API_KEY", "grader-secret")
+    plan = make_plan(tmp_path, "agent.env_passthrough=[MY_VENDOR_KEY]", "+agent.env.EXTRA=1")
+    env = prepare(plan, tmp_path).env
+    assert env["MY_VENDOR_KEY"] == "k-123" and env["EXTRA"] == "1"
+    assert "OPENAI_API_KEY" not in env  # a grader's key never reaches an agent
+    assert env["PTB_BASE_MODEL"] == str(tmp_path) and env["PTB_TASK"] == "arith"
+    assert env["HOME"] != os.environ.get("HOME")
+
+
+def test_an_interrupted_workspace_is_kept_aside(tmp_path: Path) -> None:
+    plan = make_plan(tmp_path)
+    first = prepare(plan, tmp_path)
+    (first.workspace / "work.txt").write_text("half done")
+    second = prepare(plan, tmp_path)
+    assert not (second.workspace / "work.txt").exists()
+    kept = list(Path(plan.spec.scratch_dir).glob("interrupted-*/work.txt"))
+    assert [p.read_text() for p in kept] == ["half done"]
+
+
+def test_timer_prints_remaining_time_and_time_up(tmp_path: Path) -> None:
+    ws = prepare(make_plan(tmp_path), tmp_path).workspace
+    (ws / ".ptb" / "deadline").write_text(str(time.time() + 3 * 3600 + 125))
+    out = subprocess.run(["bash", "timer.sh"], cwd=ws, capture_output=True, text=True).stdout
+    assert out.strip() == "3:02 remaining"
+    (ws / ".ptb" / "deadline").write_text(str(time.time() - 5))
+    out = subprocess.run(["bash", "timer.sh"], cwd=ws, capture_output=True, text=True).stdout
+    assert out.strip() == "Time is up."
