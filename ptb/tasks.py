@@ -8,7 +8,9 @@ must expose:
 - ``test_texts() -> list[str]``: each held-out test item as text (question and answer), for
   the judge's n-gram overlap check;
 - ``write_agent_context(workspace: Path) -> list[Path]``: task context files the agent gets
-  (e.g. the allowed train split), written into its workspace.
+  (e.g. the allowed train split), written into its workspace;
+- optionally ``allowed_texts() -> list[str]``: allowed training data the harness does not ship
+  (e.g. a public train split), whose n-grams the judge does not count as contamination.
 """
 
 from __future__ import annotations
