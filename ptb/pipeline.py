@@ -94,6 +94,9 @@ def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
             sandbox=spec.sandbox,
             readonly=(str(base_model), spec.agent.path),
             monitor_interval_s=spec.monitor_interval_s,
+            # The host is readable in the sandbox; other runs' results, verdicts and workspaces
+            # are not (the agent's own workspace and home are mounted back on top).
+            hidden=(str(run_dir.parent.parent),),
         )
         stage("solve")
         outcome = _retry(

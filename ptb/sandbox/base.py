@@ -1,0 +1,50 @@
+"""What a sandbox is asked to run, and the interface every backend implements."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class SandboxRequest:
+    """One command to run isolated.
+
+    ``env`` is the COMPLETE environment of the command: nothing of the host's leaks in.
+    ``writable`` are the only paths the command may write (workspace, private home);
+    ``readonly`` are extra paths it must see read-only even where they would otherwise be
+    hidden (under /tmp, or under a ``hidden`` path); ``hidden`` are host folders replaced by an
+    empty tmpfs (e.g. the results of other runs) — a writable or readonly path under one is
+    mounted back on top.
+    """
+
+    argv: tuple[str, ...]
+    cwd: str
+    writable: tuple[str, ...]
+    readonly: tuple[str, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    network: bool = False
+    hidden: tuple[str, ...] = ()
+
+
+class Sandbox(abc.ABC):
+    """Turns a `SandboxRequest` into what `subprocess.Popen` runs.
+
+    Usage::
+
+        argv, env = sandbox.command(request)
+        subprocess.Popen(argv, env=env, cwd=request.cwd, start_new_session=True, ...)
+    """
+
+    kind: str
+    # Missing isolation, as one line for the run's solve.log (None = fully isolated).
+    warning: str | None = None
+    # Process names of the launcher itself. They are spared the SIGTERM of a termination
+    # (bwrap's own processes die of it and take the whole sandbox down with SIGKILL, which
+    # would cut the agent's grace period short); they still get the SIGKILL.
+    launcher_names: frozenset[str] = frozenset()
+
+    @abc.abstractmethod
+    def command(self, request: SandboxRequest) -> tuple[list[str], dict[str, str]]:
+        """argv and environment for Popen; also pass ``cwd=request.cwd``."""

@@ -1,0 +1,123 @@
+"""Turning an agent's solve.log into trace.jsonl: one event format for every scaffold.
+
+solve.log lines are ``<time> <stream> <text>`` (time: UTC ISO or epoch seconds; stream:
+stdout, stderr, or ptb for the harness's own notes). A trace format parses the agent's lines
+(what its scaffold prints: plain text, Claude Code stream-json, Codex ``--json``...) into
+`TraceEvent`s; harness lines become ``harness`` events whatever the format. Adding a scaffold's
+format is one decorated function::
+
+    @trace_parser("claude_stream_json")
+    def _claude(lines: Iterable[LogLine]) -> Iterator[TraceEvent]:
+        for line in lines:
+            ...
+            yield TraceEvent(line.t, "tool", "Bash: ls -la")
+
+    write_trace(run_dir / "solve.log", run_dir / "trace.jsonl", "plain")
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from ptb.io import to_jsonable, write_text_atomic
+
+# What an event is: agent text (output), agent errors/stderr (error), a tool call or its
+# result (tool), a model message (message), the model's reasoning (thinking), usage figures
+# (usage), and the harness's own notes (harness).
+EVENT_KINDS = ("output", "error", "tool", "message", "thinking", "usage", "harness")
+
+
+@dataclass(frozen=True)
+class LogLine:
+    t: float  # epoch seconds
+    stream: str  # stdout | stderr | ptb
+    text: str
+
+
+@dataclass(frozen=True)
+class TraceEvent:
+    t: float  # epoch seconds
+    kind: str  # one of EVENT_KINDS
+    text: str
+
+
+TraceParser = Callable[[Iterable[LogLine]], Iterable[TraceEvent]]
+_PARSERS: dict[str, TraceParser] = {}
+
+
+def trace_parser(name: str) -> Callable[[TraceParser], TraceParser]:
+    """Register a parser of an agent's solve.log lines under a ``trace_format`` name."""
+
+    def register(fn: TraceParser) -> TraceParser:
+        if name in _PARSERS and _PARSERS[name] is not fn:
+            raise ValueError(f"trace format {name!r} is registered twice")
+        _PARSERS[name] = fn
+        return fn
+
+    return register
+
+
+def trace_formats() -> list[str]:
+    return sorted(_PARSERS)
+
+
+def get_trace_parser(name: str) -> TraceParser:
+    try:
+        return _PARSERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown trace format {name!r} (agent config trace_format); known: {trace_formats()}"
+        ) from None
+
+
+def parse_log_time(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return datetime.fromisoformat(text).timestamp()
+
+
+def read_solve_log(path: str | os.PathLike) -> Iterator[LogLine]:
+    """The lines of a solve.log; a line without the ``<time> <stream>`` prefix continues the last."""
+    last_t, last_stream = 0.0, "stdout"
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for raw in f:
+            raw = raw.rstrip("\n")
+            parts = raw.split(" ", 2)
+            if len(parts) >= 2:
+                try:
+                    last_t, last_stream = parse_log_time(parts[0]), parts[1]
+                    yield LogLine(last_t, last_stream, parts[2] if len(parts) == 3 else "")
+                    continue
+                except ValueError:
+                    pass
+            yield LogLine(last_t, last_stream, raw)
+
+
+def parse_trace(solve_log: str | os.PathLike, trace_format: str) -> list[TraceEvent]:
+    parser = get_trace_parser(trace_format)
+    if not Path(solve_log).exists():
+        return []
+    lines = list(read_solve_log(solve_log))
+    events = [TraceEvent(line.t, "harness", line.text) for line in lines if line.stream == "ptb"]
+    events += parser(line for line in lines if line.stream != "ptb")
+    return sorted(events, key=lambda event: event.t)  # stable: same-time events keep their order
+
+
+def write_trace(solve_log: str | os.PathLike, out_path: str | os.PathLike, trace_format: str) -> int:
+    """Write trace.jsonl (atomically); returns the number of events."""
+    events = parse_trace(solve_log, trace_format)
+    write_text_atomic(out_path, "".join(json.dumps(to_jsonable(e)) + "\n" for e in events))
+    return len(events)
+
+
+@trace_parser("plain")
+def _plain(lines: Iterable[LogLine]) -> Iterator[TraceEvent]:
+    """Scaffolds without structured output: stdout lines are output, stderr lines errors."""
+    for line in lines:
+        yield TraceEvent(line.t, "error" if line.stream == "stderr" else "output", line.text)
