@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ptb.paths import AGENTS_DIR, EVALS_DIR, TEMPLATES_DIR
 from ptb.records import AgentSpec, Budget, LadderStep, ModelSpec, RunSpec, TaskSpec
@@ -180,14 +180,22 @@ def sweep_dir_of(results_dir: str, sweep: str) -> Path:
     return Path(results_dir).expanduser().resolve() / sweep
 
 
-def build_plan(cfg: DictConfig) -> RunPlan:
-    """Validate one composed job config and turn it into a RunPlan."""
+def _resolve(cfg: DictConfig) -> dict[str, Any]:
+    """The job's own config as plain data; Hydra's node (present in a launcher) is left out."""
+    job = cfg.copy()
+    with open_dict(job):
+        job.pop("hydra", None)
     try:
-        resolved = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True)
+        resolved = OmegaConf.to_container(job, resolve=True, throw_on_missing=True)
     except Exception as exc:  # interpolation or missing-value errors from OmegaConf
         raise ConfigError(f"config does not resolve: {exc}") from exc
     assert isinstance(resolved, dict)
-    resolved.pop("hydra", None)
+    return resolved
+
+
+def build_plan(cfg: DictConfig) -> RunPlan:
+    """Validate one composed job config and turn it into a RunPlan."""
+    resolved = _resolve(cfg)
 
     agent = build_agent(resolved["agent"])
     model = build_model(resolved["model"])
@@ -232,8 +240,7 @@ def build_plan(cfg: DictConfig) -> RunPlan:
 
 
 def build_settings(cfg: DictConfig) -> SweepSettings:
-    resolved = OmegaConf.to_container(cfg, resolve=True)
-    assert isinstance(resolved, dict)
+    resolved = _resolve(cfg)
     workers = resolved["eval"].get("workers")
     _int(workers, "eval.workers", minimum=1)
     return SweepSettings(
