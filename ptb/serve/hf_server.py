@@ -3,7 +3,8 @@
     python -m ptb.serve.hf_server --model final_model --chat-template templates/chatml.jinja \
         --port 8000 --served-model-name final_model
 
-Endpoints: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions``.
+Endpoints: ``GET /health``, ``GET /v1/models``, ``POST /v1/chat/completions`` and ``GET /stats``
+(batches and rows generated so far).
 
 Prompts are always rendered with the *harness* chat template given on the command line, never
 with the checkpoint's own (an agent controls the checkpoint's tokenizer_config.json). Requests
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import queue
 import sys
 import threading
@@ -26,13 +28,18 @@ import time
 import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass
-from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Literal, Sequence
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, StoppingCriteria, StoppingCriteriaList
+from transformers import (
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    GenerationConfig,
+    StoppingCriteria,
+    StoppingCriteriaList,
+)
 
 log = logging.getLogger("ptb.serve.hf_server")
 
@@ -136,24 +143,34 @@ class _RowStops(StoppingCriteria):
 class ChatModel:
     """A causal LM, its tokenizer and the harness chat template; renders and generates."""
 
-    def __init__(self, model_path: str | Path, chat_template: str, dtype: str = "float32"):
+    def __init__(self, model_path: str | Path, chat_template: str, dtype: str = "float32", device: str = "auto"):
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch.device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
         self.model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=getattr(torch, dtype))
-        self.model.eval()
+        self.model.to(self.device).eval()
         self.chat_template = chat_template
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         if not self.eos_ids:
             raise ValueError(f"{model_path}: neither generation_config.json nor the tokenizer names an eos token")
         pad = self.tokenizer.pad_token_id
         self.pad_id = int(pad) if pad is not None else self.eos_ids[0]
+        # generate() fills unset options from model.generation_config: make that neutral, so the
+        # checkpoint's sampling defaults (temperature, top_k, repetition_penalty, ...), which
+        # the agent controls, never change how the harness decodes.
+        self.model.generation_config = GenerationConfig(eos_token_id=list(self.eos_ids), pad_token_id=self.pad_id)
         self.context_length = _context_length(self.model.config)
 
     def render(self, messages: list[dict[str, Any]]) -> tuple[int, ...]:
         """Prompt token ids: the harness template's text, tokenized without extra specials
         (the template writes any BOS itself), as vLLM's chat endpoint does."""
-        text = self.tokenizer.apply_chat_template(
-            messages, chat_template=self.chat_template, add_generation_prompt=True, tokenize=False
-        )
+        try:
+            text = self.tokenizer.apply_chat_template(
+                messages, chat_template=self.chat_template, add_generation_prompt=True, tokenize=False
+            )
+        except Exception as exc:  # the template rejects these messages (role order, content, ...)
+            raise RequestError(f"the chat template cannot render these messages: {exc}") from exc
         return tuple(self.tokenizer.encode(text, add_special_tokens=False))
 
     def clamp_max_tokens(self, prompt_len: int, max_tokens: int | None) -> int:
@@ -172,19 +189,21 @@ class ChatModel:
         ids = [[self.pad_id] * (prompt_len - len(r.prompt_ids)) + list(r.prompt_ids) for r in requests]
         mask = [[0] * (prompt_len - len(r.prompt_ids)) + [1] * len(r.prompt_ids) for r in requests]
         stops = _RowStops(requests, prompt_len, self.eos_ids, self.tokenizer)
-        sampling: dict[str, Any] = {"do_sample": False}
-        if not first.greedy:
-            sampling = {"do_sample": True, "temperature": first.temperature, "top_p": first.top_p, "top_k": 0}
-            if first.seed is not None:
-                torch.manual_seed(first.seed)
-        out = self.model.generate(
-            input_ids=torch.tensor(ids, dtype=torch.long),
-            attention_mask=torch.tensor(mask, dtype=torch.long),
+        config = GenerationConfig(
             max_new_tokens=max(r.max_new_tokens for r in requests),
             eos_token_id=list(self.eos_ids),
             pad_token_id=self.pad_id,
+            do_sample=not first.greedy,
+        )
+        if not first.greedy:
+            config.temperature, config.top_p, config.top_k = first.temperature, first.top_p, 0
+            if first.seed is not None:
+                torch.manual_seed(first.seed)
+        out = self.model.generate(
+            input_ids=torch.tensor(ids, dtype=torch.long, device=self.device),
+            attention_mask=torch.tensor(mask, dtype=torch.long, device=self.device),
+            generation_config=config,
             stopping_criteria=StoppingCriteriaList([stops]),
-            **sampling,
         )
         results = []
         for i, req in enumerate(requests):
@@ -212,7 +231,7 @@ class MicroBatcher:
     batch runs, so the next batch takes everything waiting without extra delay.
     """
 
-    def __init__(self, model: ChatModel, max_batch_size: int = 32, wait_s: float = 0.01):
+    def __init__(self, model: ChatModel, max_batch_size: int = 32, wait_s: float = 0.002):
         self.model = model
         self.max_batch_size = max_batch_size
         self.wait_s = wait_s
@@ -362,6 +381,8 @@ def make_server(
         def do_GET(self) -> None:
             if self.path == "/health":
                 self._send(200, {"status": "ok"})
+            elif self.path == "/stats":  # not OpenAI: lets tests and logs see the batching
+                self._send(200, {"batches": batcher.batches_run, "rows": batcher.rows_run})
             elif self.path == "/v1/models":
                 card = {
                     "id": served_model_name,
@@ -390,7 +411,7 @@ def make_server(
                 if body.get("stream"):
                     raise RequestError("streaming is not supported by this server; send stream=false")
                 req = parse_chat_request(body, model)
-            except (RequestError, json.JSONDecodeError) as exc:
+            except (RequestError, ValueError, TypeError) as exc:  # JSONDecodeError is a ValueError
                 self._error(400, str(exc))
                 return
             try:
@@ -413,22 +434,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--served-model-name", default="final_model")
     parser.add_argument("--max-batch-size", type=int, default=32)
-    parser.add_argument("--batch-wait-ms", type=float, default=10.0)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--batch-wait-ms", type=float, default=2.0,
+                        help="when idle, how long the first request waits for companions")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: $OMP_NUM_THREADS, else 1)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when visible)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    # One thread unless told otherwise: on a shared CPU box, OpenMP threads that wait for a
+    # descheduled sibling made generation 10-30x slower than a single thread (measured).
+    threads = args.threads or int(os.environ.get("OMP_NUM_THREADS") or 1)
+    torch.set_num_threads(max(1, threads))
     started = time.monotonic()
-    model = ChatModel(args.model, Path(args.chat_template).read_text(), dtype=args.dtype)
+    model = ChatModel(args.model, Path(args.chat_template).read_text(), dtype=args.dtype, device=args.device)
     batcher = MicroBatcher(model, max_batch_size=args.max_batch_size, wait_s=args.batch_wait_ms / 1000)
     server = make_server(args.host, args.port, model, batcher, args.served_model_name)
     log.info(
-        "serving %s as %r on http://%s:%d/v1 (context %d, eos %s, loaded in %.1fs)",
-        args.model, args.served_model_name, args.host, args.port,
-        model.context_length, list(model.eos_ids), time.monotonic() - started,
+        "serving %s as %r on http://%s:%d/v1 (%s, context %d, eos %s, %d threads, loaded in %.1fs)",
+        args.model, args.served_model_name, args.host, args.port, model.device,
+        model.context_length, list(model.eos_ids), torch.get_num_threads(), time.monotonic() - started,
     )
     try:
         server.serve_forever()

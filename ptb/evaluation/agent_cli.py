@@ -1,0 +1,112 @@
+"""The agent-facing evaluation CLI, the same for every task (SPEC §3).
+
+Each task's ``evaluate.py`` calls `main` with its own folder; the workspace copy sits beside
+``ptb_eval.json`` ({"task": <TaskSpec>, "template": "templates/<family>.jinja"}), which says
+which task and which harness chat template to use:
+
+    python evaluate.py                                  # final_model, the task's default --limit
+    python evaluate.py --model-path ckpt/ --limit 20 --json-output-file out.json
+
+It serves the checkpoint (vLLM when CUDA and vLLM are available, else the CPU HF server),
+runs the task on its test split with inspect-ai, prints the score and optionally writes it as
+JSON. Inspect logs go to ``--log-dir`` (``inspect view --log-dir eval_logs`` shows them).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Sequence
+
+from ptb.evaluation.inspect_runner import EvalFailed, run_inspect_task
+from ptb.io import from_jsonable, write_json_atomic
+from ptb.records import TaskSpec
+from ptb.serve.launch import BackendUnavailable, CheckpointError, ServerStartError, start_server, vllm_available
+
+CONFIG_FILE = "ptb_eval.json"
+
+
+def auto_backend() -> str:
+    """vllm where a CUDA GPU and vLLM are present, else the CPU HF server."""
+    try:
+        import torch
+
+        cuda = torch.cuda.is_available()
+    except ImportError:
+        cuda = False
+    return "vllm" if cuda and vllm_available() else "hf"
+
+
+def load_config(config_dir: Path) -> tuple[TaskSpec, Path]:
+    path = config_dir / CONFIG_FILE
+    if not path.is_file():
+        raise SystemExit(f"error: {path} is missing; evaluate.py must sit in the workspace ptb prepared")
+    data = json.loads(path.read_text())
+    task = from_jsonable(TaskSpec, data["task"])
+    return task, (config_dir / data["template"]).resolve()
+
+
+def _limit(value: str) -> int | None:
+    if value.lower() == "all":
+        return None
+    n = int(value)
+    if n < 1:
+        raise argparse.ArgumentTypeError("--limit must be a positive number of samples or 'all'")
+    return n
+
+
+def build_parser(task: TaskSpec) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="evaluate.py",
+        description=f"Evaluate a checkpoint on {task.benchmark} (test split).",
+    )
+    p.add_argument("--model-path", default="final_model", help="HF checkpoint folder (default: final_model)")
+    p.add_argument("--limit", type=_limit, default=task.default_limit,
+                   help=f"samples to evaluate, or 'all' (default: {task.default_limit or 'all'})")
+    p.add_argument("--max-tokens", type=int, default=task.ladder[0].max_tokens,
+                   help=f"max tokens per answer (default: {task.ladder[0].max_tokens})")
+    p.add_argument("--max-connections", type=int, default=task.max_connections,
+                   help=f"concurrent requests (default: {task.max_connections})")
+    p.add_argument("--json-output-file", default=None, help="also write the result as JSON here")
+    p.add_argument("--backend", choices=["auto", "hf", "vllm"], default="auto",
+                   help="inference server: vllm (GPU), hf (CPU) or auto (default)")
+    p.add_argument("--log-dir", default="eval_logs", help="inspect logs and the server log (default: eval_logs)")
+    return p
+
+
+def main(config_dir: str | Path, argv: Sequence[str] | None = None) -> int:
+    task, template = load_config(Path(config_dir))
+    args = build_parser(task).parse_args(argv)
+    backend = auto_backend() if args.backend == "auto" else args.backend
+    log_dir = Path(args.log_dir).absolute()
+    started = time.monotonic()
+    try:
+        server = start_server(args.model_path, template, backend, log_file=log_dir / "server.log")  # type: ignore[arg-type]
+    except (CheckpointError, BackendUnavailable, FileNotFoundError, ServerStartError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        print(f"serving {args.model_path} with {backend} ({time.monotonic() - started:.1f}s); evaluating...", flush=True)
+        result = run_inspect_task(
+            task, server.base_url, server.model_name, limit=args.limit, max_tokens=args.max_tokens,
+            max_connections=args.max_connections, log_dir=log_dir,
+        )
+    except EvalFailed as exc:
+        print(f"error: evaluation failed: {exc}\nserver log: {server.log_file}", file=sys.stderr)
+        return 1
+    finally:
+        server.stop()
+    seconds = time.monotonic() - started
+    print(f"{task.name}: {result.metric} = {result.score:.4f} on {result.samples} samples ({seconds:.0f}s)")
+    print(f"inspect log: {result.log_file}")
+    if args.json_output_file:
+        write_json_atomic(args.json_output_file, {
+            "task": task.name, "metric": result.metric, "score": result.score,
+            result.metric: result.score, "samples": result.samples, "limit": args.limit,
+            "max_tokens": args.max_tokens, "model_path": str(Path(args.model_path).absolute()),
+            "log_file": result.log_file, "backend": backend, "seconds": round(seconds, 1),
+        })
+    return 0

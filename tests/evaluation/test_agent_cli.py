@@ -1,0 +1,66 @@
+"""The agent-facing evaluate.py, run as the agent runs it: a subprocess in its workspace."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ptb.io import to_jsonable
+from ptb.paths import EVALS_DIR
+from ptb.records import LadderStep, TaskSpec
+
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+ARITH = TaskSpec(
+    name="arith", benchmark="Arith", weight=1.0, eval_dir=str(EVALS_DIR / "arith"),
+    ladder=(LadderStep(20, 2), LadderStep(10, 1)), default_limit=5, max_connections=4,
+)
+
+
+@pytest.fixture
+def workspace(tmp_path) -> Path:
+    ws = tmp_path / "ws"
+    (ws / "templates").mkdir(parents=True)
+    shutil.copy2(EVALS_DIR / "arith" / "evaluate.py", ws / "evaluate.py")
+    (ws / "templates" / "chatml.jinja").write_text(CHATML)
+    (ws / "ptb_eval.json").write_text(json.dumps({"task": to_jsonable(ARITH), "template": "templates/chatml.jinja"}))
+    return ws
+
+
+def _run(ws: Path, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}  # as in the sandbox: ptb found by itself
+    env["HF_HUB_OFFLINE"] = "1"
+    env["COLUMNS"] = "200"  # --help on one line per option
+    return subprocess.run([sys.executable, "evaluate.py", *args], cwd=ws, env=env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def test_help_shows_the_task_defaults_and_a_missing_model_is_a_clear_error(workspace):
+    help_ = _run(workspace, "--help")
+    assert help_.returncode == 0, help_.stderr
+    assert "--model-path" in help_.stdout and "default: 5" in help_.stdout and "default: 20" in help_.stdout
+    missing = _run(workspace)  # no final_model yet
+    assert missing.returncode == 2
+    assert "final_model does not exist" in missing.stderr
+
+
+@pytest.mark.slow
+def test_evaluates_final_model_and_writes_json(workspace, tiny_model_dir):
+    shutil.copytree(tiny_model_dir, workspace / "final_model")
+    done = _run(workspace, "--json-output-file", "result.json", "--max-tokens", "12", "--backend", "auto")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "arith: accuracy = " in done.stdout
+    result = json.loads((workspace / "result.json").read_text())
+    assert result["metric"] == "accuracy" and 0.0 <= result["score"] <= 1.0
+    assert result["samples"] == 5 and result["limit"] == 5 and result["max_tokens"] == 12
+    assert result["backend"] == "hf"  # no CUDA here
+    assert Path(result["log_file"]).is_file() and Path(result["log_file"]).parent == workspace / "eval_logs"
+    assert (workspace / "eval_logs" / "server.log").is_file()

@@ -1,0 +1,47 @@
+"""inspect-ai against the real HF server on the tiny model, end to end."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from ptb.evaluation import EvalFailed, run_inspect_task
+from ptb.paths import EVALS_DIR
+from ptb.records import LadderStep, TaskSpec
+from ptb.serve.launch import free_port, start_server
+
+os.environ["HF_HUB_OFFLINE"] = "1"
+
+CHATML = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
+    "'<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+ARITH = TaskSpec(
+    name="arith", benchmark="Arith", weight=1.0, eval_dir=str(EVALS_DIR / "arith"),
+    ladder=(LadderStep(32, 1),), default_limit=100, max_connections=8,
+)
+
+
+@pytest.mark.slow
+def test_arith_runs_against_the_hf_server_and_keeps_its_log(tiny_model_dir, tmp_path):
+    from inspect_ai.log import read_eval_log
+
+    template = tmp_path / "chatml.jinja"
+    template.write_text(CHATML)
+    with start_server(tiny_model_dir, template, "hf", served_model_name="final_model") as server:
+        score = run_inspect_task(ARITH, server.base_url, server.model_name, limit=6, max_tokens=16,
+                                 max_connections=6, log_dir=tmp_path / "logs")
+    assert score.metric == "accuracy" and 0.0 <= score.score <= 1.0 and score.samples == 6
+    log = read_eval_log(score.log_file)  # a normal inspect log: `inspect view` opens it
+    assert log.status == "success" and log.eval.model == "openai-api/ptb/final_model"
+    assert len(log.samples) == 6 and log.samples[0].id == "test-0"
+    assert all(s.output.usage.output_tokens <= 16 for s in log.samples)
+
+
+def test_an_unreachable_server_raises_eval_failed(tmp_path):
+    base_url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens there
+    with pytest.raises(EvalFailed, match="status 'error'"):
+        run_inspect_task(ARITH, base_url, "final_model", limit=1, max_tokens=8, max_connections=1,
+                         log_dir=tmp_path, max_retries=0, request_timeout_s=5)
+    assert list(tmp_path.glob("*.eval")), "the failed run's inspect log is kept"
