@@ -1,0 +1,98 @@
+"""Base models: where the weights of a run's base model come from.
+
+    from ptb.models import resolve_base_model
+    folder = resolve_base_model(run.model, run.cache_dir)   # a from_pretrained-able folder
+
+A model config names either a ``builder`` (a model ptb builds itself, today only ``tiny``) or
+an ``hf_id`` (a Hugging Face Hub repository, fetched into the HF cache). Built models are cached
+under ``<cache_dir>/models/<builder>-<version>/`` and built once, even when several processes
+(Ray actors) ask at the same time: a file lock serialises the builders and a build is renamed
+into place only when it is complete.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from ptb.records import ModelSpec
+
+from . import tiny
+
+logger = logging.getLogger(__name__)
+
+# builder name -> (version, build(out_dir) function)
+BUILDERS: dict[str, tuple[str, Callable[[Path], object]]] = {
+    "tiny": (tiny.VERSION, lambda out: tiny.build(out)),
+}
+
+
+def built_model_dir(builder: str, cache_dir: str | Path) -> Path:
+    """Where a built model lives (or will live) in the cache."""
+    version, _ = BUILDERS[builder]
+    return Path(cache_dir).expanduser() / "models" / f"{builder}-{version}"
+
+
+def _build_once(builder: str, cache_dir: str | Path) -> Path:
+    final = built_model_dir(builder, cache_dir)
+    if (final / tiny.MANIFEST).is_file():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = final.parent / f".{final.name}.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # other builders wait here, then find it built
+        if (final / tiny.MANIFEST).is_file():
+            return final
+        if final.exists():  # a folder without a manifest is left from a broken build
+            shutil.rmtree(final)
+        tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.build-"))
+        logger.warning("building base model '%s' into %s (once; about a minute on CPU)", builder, final)
+        try:
+            _, build = BUILDERS[builder]
+            build(tmp)
+            os.chmod(tmp, 0o755)  # mkdtemp makes it private; runs and sandboxes read it
+            os.rename(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    return final
+
+
+def _from_hub(hf_id: str) -> Path:
+    from huggingface_hub import snapshot_download
+
+    offline = os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    try:
+        return Path(snapshot_download(repo_id=hf_id, local_files_only=offline))
+    except Exception as error:
+        where = "offline (HF_HUB_OFFLINE=1) and it is not in the HF cache" if offline else "could not be downloaded"
+        raise RuntimeError(
+            f"base model '{hf_id}' {where} ({type(error).__name__}: {error}). Download it on a "
+            f"machine with internet into the same HF cache (HF_HOME) with `python -m ptb.cache`, "
+            f"or `huggingface-cli download {hf_id}`, then run again."
+        ) from error
+
+
+def resolve_base_model(model: ModelSpec, cache_dir: str | Path) -> Path:
+    """The folder holding the base model's weights and tokenizer, building or fetching it once."""
+    if model.builder:
+        if model.builder not in BUILDERS:
+            raise ValueError(
+                f"model '{model.name}': unknown builder '{model.builder}'; accepted builders: "
+                f"{', '.join(sorted(BUILDERS))} (or set hf_id instead)"
+            )
+        return _build_once(model.builder, cache_dir)
+    if model.hf_id:
+        return _from_hub(model.hf_id)
+    raise ValueError(
+        f"model '{model.name}' names neither a builder nor an hf_id; set builder to one of "
+        f"{', '.join(sorted(BUILDERS))}, or hf_id to a Hugging Face repository id"
+    )
+
+
+__all__ = ["BUILDERS", "built_model_dir", "resolve_base_model"]
