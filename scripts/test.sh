@@ -5,6 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 export HF_HUB_OFFLINE=1 WANDB_SILENT=true
+# the tiny model is built once (about 75 s) and reused by later test runs
+export PTB_TEST_CACHE="${PTB_TEST_CACHE:-$PWD/.cache/ptb-test}"
 .venv/bin/python -m pytest "$@"
 rc=$?
 if [ "$rc" = 5 ]; then echo "test: pytest collected no tests: failing" >&2; exit 1; fi
