@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import collections.abc
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -97,3 +98,11 @@ def write_record(path: str | os.PathLike, record: Any) -> None:
 
 def read_record(path: str | os.PathLike, cls: type[T]) -> T:
     return from_jsonable(cls, read_json(path))
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

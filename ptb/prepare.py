@@ -9,7 +9,6 @@ in the run folder so the judge can tell whether the agent changed them.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import shutil
@@ -22,7 +21,7 @@ from typing import Any, Mapping
 import yaml
 
 from ptb.config import PROMPTS_DIR, RunPlan
-from ptb.io import to_jsonable, write_json_atomic, write_text_atomic
+from ptb.io import sha256_file, to_jsonable, write_json_atomic, write_text_atomic
 from ptb.paths import template_path
 from ptb.records import RunSpec
 from ptb.tasks import load_task_module
@@ -43,14 +42,6 @@ class PreparedRun:
     home: Path
     prompt_file: Path  # inside the workspace, fed to the agent on stdin
     env: Mapping[str, str]  # the agent's complete environment (PTB_DEADLINE is added at start)
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def render_prompt(spec: RunSpec, workspace: Path, base_model_path: Path) -> str:

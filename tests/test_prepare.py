@@ -12,7 +12,8 @@ from hydra import compose, initialize_config_dir
 
 from ptb.config import build_plan
 from ptb.paths import CONF_DIR
-from ptb.prepare import prepare, sha256_file
+from ptb.io import sha256_file
+from ptb.prepare import prepare
 
 
 def make_plan(tmp_path: Path, *overrides: str):

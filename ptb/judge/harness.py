@@ -8,21 +8,13 @@ replaced by a symlink fails.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any, Mapping
 
+from ptb.io import sha256_file
 from ptb.judge.registry import CheckResult, JudgeInputs, register_check
 
 _MAX_LISTED = 8
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def harness_file_state(workspace: Path, rel: str, expected: str) -> str:
