@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path
@@ -25,7 +24,7 @@ from ptb.io import to_jsonable, write_text_atomic
 from ptb.pipeline import SweepServices, run_pipeline
 from ptb.progress import RunBoard
 from ptb.records import Result
-from ptb.report import render_markdown, leaderboard, load_results, write_report
+from ptb.report import load_results, write_report
 from ptb.tracking import make_tracker
 
 log = logging.getLogger(__name__)
@@ -137,9 +136,11 @@ def run_sweep(plans: list[RunPlan], settings: SweepSettings, out=None) -> list[R
         if result is None:
             out.write(f"{plan.spec.run_id}: FAILED, see {plan.spec.run_dir}/error.txt\n")
     for sweep_dir in sweep_dirs:
-        board_ = leaderboard(load_results(Path(sweep_dir)))
+        if not load_results(Path(sweep_dir)):
+            out.write(f"\nno finished run in {sweep_dir} yet: no leaderboard\n")
+            continue
         md_path, csv_path = write_report(Path(sweep_dir))
-        out.write(f"\n{render_markdown(board_)}\n(leaderboard: {md_path}, {csv_path})\n")
+        out.write(f"\n{md_path.read_text()}\n(leaderboard: {md_path}, {csv_path})\n")
     out.write(f"[ptb] results: {', '.join(sweep_dirs)}\n")
     out.flush()
     return results

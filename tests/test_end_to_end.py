@@ -54,7 +54,7 @@ def read(path: Path) -> dict:
 
 
 def run_dirs(sweep: Path) -> list[Path]:
-    return sorted(p for p in sweep.iterdir() if p.is_dir() and not p.name.startswith("."))
+    return sorted(p.parent for p in sweep.glob("*/spec.yaml"))
 
 
 def test_default_run_trains_evaluates_judges_and_scores(tmp_path: Path, cache_root: Path) -> None:
