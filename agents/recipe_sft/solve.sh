@@ -9,4 +9,5 @@ if [ ! -f data/arith_train.jsonl ]; then
   exit 2
 fi
 bash timer.sh 2>/dev/null || true   # log the remaining time, as an agent would
-exec python "$PTB_AGENT_DIR/train.py" --base-model "$PTB_BASE_MODEL" --data data/arith_train.jsonl --out final_model
+exec python "$PTB_AGENT_DIR/train.py" --base-model "$PTB_BASE_MODEL" --data data/arith_train.jsonl --out final_model \
+  --seed "${PTB_SEED:-0}"   # each seed of a sweep is its own trial (batch order, init of new rows)
