@@ -282,3 +282,17 @@ def start_server(
                 f"log {log_path}, last lines:\n{_log_tail(log_path)}"
             )
         time.sleep(0.25)
+
+
+def process_group_alive(pgid: int) -> bool:
+    """Whether a live (non-zombie) process is left in process group `pgid`: how callers check
+    that stopping a server (or losing its owner) really ended everything it started."""
+    import psutil
+
+    for proc in psutil.process_iter(["status"]):
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
+                return True
+        except (ProcessLookupError, psutil.Error):
+            continue
+    return False

@@ -12,13 +12,10 @@ from pathlib import Path
 import pytest
 
 from ptb.io import to_jsonable
-from ptb.paths import EVALS_DIR
+from ptb.paths import EVALS_DIR, template_path
 from ptb.records import LadderStep, TaskSpec
 
-CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
+CHATML = template_path("chatml").read_text()  # the harness's own template
 ARITH = TaskSpec(
     name="arith", benchmark="Arith", weight=1.0, eval_dir=str(EVALS_DIR / "arith"),
     ladder=(LadderStep(20, 2), LadderStep(10, 1)), default_limit=5, max_connections=4,

@@ -7,16 +7,13 @@ import os
 import pytest
 
 from ptb.evaluation import EvalFailed, run_inspect_task
-from ptb.paths import EVALS_DIR
+from ptb.paths import EVALS_DIR, template_path
 from ptb.records import LadderStep, TaskSpec
 from ptb.serve.launch import free_port, start_server
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
+CHATML = template_path("chatml").read_text()  # the harness's own template
 ARITH = TaskSpec(
     name="arith", benchmark="Arith", weight=1.0, eval_dir=str(EVALS_DIR / "arith"),
     ladder=(LadderStep(32, 1),), default_limit=100, max_connections=8,

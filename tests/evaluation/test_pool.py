@@ -12,31 +12,19 @@ import time
 import pytest
 
 from ptb.evaluation import EvalInfraError, EvalPool, EvalRequest, EvalWorker, serving_key
-from ptb.paths import EVALS_DIR
+from ptb.paths import EVALS_DIR, template_path
 from ptb.records import LadderStep, TaskSpec
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
+CHATML = template_path("chatml").read_text()  # the harness's own template
 ARITH = TaskSpec(
     name="arith", benchmark="Arith", weight=1.0, eval_dir=str(EVALS_DIR / "arith"),
     ladder=(LadderStep(12, 2), LadderStep(8, 1)), max_connections=8,
 )
 
 
-def _group_alive(pgid: int) -> bool:
-    import psutil
-
-    for proc in psutil.process_iter(["status"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                return True
-        except (ProcessLookupError, psutil.Error):
-            continue
-    return False
+from ptb.serve.launch import process_group_alive as _group_alive  # noqa: E402
 
 
 @pytest.fixture

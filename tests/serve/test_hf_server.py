@@ -12,13 +12,11 @@ from pathlib import Path
 import pytest
 
 from ptb.serve.launch import ServerStartError, start_server
+from ptb.paths import template_path
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-CHATML = (
-    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + "
-    "'<|im_end|>\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
-)
+CHATML = template_path("chatml").read_text()  # the harness's own template
 PROMPTS = [
     "Mia has 3 apples. Leo gives her 4 more apples. How many apples does Mia have?",
     "What is 7 + 5?",

@@ -108,16 +108,7 @@ def test_vllm_serves_a_checkpoint(request, tmp_path):
     assert answer["usage"]["completion_tokens"] <= 8
 
 
-def _group_alive(pgid: int) -> bool:
-    import psutil
-
-    for proc in psutil.process_iter(["pid", "status"]):
-        try:
-            if os.getpgid(proc.pid) == pgid and proc.info["status"] != psutil.STATUS_ZOMBIE:
-                return True
-        except (ProcessLookupError, psutil.Error):
-            continue
-    return False
+from ptb.serve.launch import process_group_alive as _group_alive  # noqa: E402
 
 
 def test_the_guard_ends_the_server_group_when_its_parent_dies():
