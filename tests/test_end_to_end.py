@@ -102,6 +102,7 @@ def test_sweep_runs_concurrently_judges_times_out_and_resumes(tmp_path: Path, ca
         "-m",
         f"agent.path={agents}",
         "seed=0,1",
+        "+agent.env.SLEEPY_SECONDS=8",  # longer than six actors take to start on 2 loaded cores
         "budget.hours=0.004",  # 14.4 s
         "budget.grace_seconds=2",
         "budget.cpus=0.25",
