@@ -70,6 +70,17 @@ def bwrap_works() -> bool:
     return bwrap_probe()[0]
 
 
+def _runtime_paths_under_tmp() -> list[str]:
+    """The interpreter, the venv and the project, where they live under /tmp: the sandbox's
+    private /tmp would otherwise hide the very Python that runs the agent and evaluate.py."""
+    from ptb.paths import PROJECT_ROOT
+
+    candidates = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), str(PROJECT_ROOT)}
+    under_tmp = [os.path.realpath(p) for p in candidates if os.path.realpath(p).startswith("/tmp/")]
+    # a parent covers its children; binding both would be harmless but noisy
+    return sorted(p for p in under_tmp if not any(p != q and p.startswith(q + "/") for q in under_tmp))
+
+
 def _keeper_command() -> list[str]:
     # The host interpreter without site-packages: the keeper needs only the standard library.
     return [os.path.realpath(sys.executable), "-I", "-S", str(KEEPER)]
@@ -88,8 +99,12 @@ class BwrapSandbox(Sandbox):
 
     def command(self, request: SandboxRequest) -> tuple[list[str], dict[str, str]]:
         argv = [str(self.bwrap), *_namespace_flags(request.network), *_filesystem_flags()]
-        # Order matters: later mounts cover earlier ones. Hidden folders first, then the writable
-        # paths on top of them, then read-only paths (which win even inside a writable one).
+        # Order matters: later mounts cover earlier ones. First what the private /tmp would
+        # hide but the agent needs (a checkout or venv under /tmp), then the hidden folders,
+        # the writable paths on top of them, then read-only paths (which win even inside a
+        # writable one).
+        for path in _runtime_paths_under_tmp():
+            argv += ["--ro-bind", path, path]
         for path in request.hidden:
             if os.path.isdir(path):
                 argv += ["--tmpfs", path]

@@ -141,3 +141,27 @@ def test_kinds():
     with pytest.raises(ValueError, match="accepted: \\['auto', 'bwrap', 'none'\\]"):
         make_sandbox("docker")
     assert make_sandbox("auto").kind == ("bwrap" if bwrap_works() else "none")
+
+
+@needs_bwrap
+def test_bwrap_keeps_a_venv_that_lives_under_tmp_visible(tmp_path, monkeypatch):
+    """A checkout or venv under /tmp (CI clones there) must survive the sandbox's private /tmp."""
+    venv = Path("/tmp") / f"ptb-fake-venv-{uuid.uuid4().hex[:8]}"
+    (venv / "bin").mkdir(parents=True)
+    tool = venv / "bin" / "tool"
+    tool.write_text("#!/bin/sh\necho tool-ran\n")
+    tool.chmod(0o755)
+    try:
+        monkeypatch.setattr(sys, "prefix", str(venv))
+        ws = tmp_path / "ws"
+        ws.mkdir()
+        argv, env = make_sandbox("bwrap").command(
+            SandboxRequest(argv=[str(tool)], cwd=str(ws), writable=(str(ws),), env={"PATH": "/usr/bin:/bin"})
+        )
+        done = subprocess.run(argv, env=env, cwd=str(ws), capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.strip() == "tool-ran"
+    finally:
+        tool.unlink()
+        (venv / "bin").rmdir()
+        venv.rmdir()
