@@ -82,29 +82,9 @@ def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
     if (run_dir / "outcome.json").exists():
         outcome = read_record(run_dir / "outcome.json", Outcome)
     else:
-        prepared = prepare(plan, base_model)
-        request = SolveRequest(
-            run_dir=str(run_dir),
-            workspace=str(prepared.workspace),
-            home=str(prepared.home),
-            agent=spec.agent,
-            prompt_file=str(prepared.prompt_file),
-            env=dict(prepared.env),
-            budget=spec.budget,
-            sandbox=spec.sandbox,
-            readonly=(str(base_model), spec.agent.path),
-            monitor_interval_s=spec.monitor_interval_s,
-            # The host is readable in the sandbox; other runs' results, verdicts and workspaces
-            # are not (the agent's own workspace and home are mounted back on top).
-            hidden=(str(run_dir.parent.parent),),
-        )
         stage("solve")
-        outcome = _retry(
-            "solve",
-            spec.infra_retries,
-            (SolveInfraError,),
-            lambda: solve_on_ray(request, num_cpus=spec.budget.cpus, num_gpus=spec.budget.gpus),
-        )
+        # Each attempt starts from a fresh workspace; one a lost actor left behind is kept aside.
+        outcome = _retry("solve", spec.infra_retries, (SolveInfraError,), lambda: _solve(plan, base_model))
         write_record(run_dir / "outcome.json", outcome)
 
     # ---------------------------------------------------------------- collect
@@ -154,6 +134,28 @@ def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
     write_record(run_dir / "result.json", result)
     stage("done", f"score {_pct(result.score)} (base {_pct(base_score)})")
     return result
+
+
+def _solve(plan: RunPlan, base_model: Path) -> Outcome:
+    spec = plan.spec
+    run_dir = Path(spec.run_dir)
+    prepared = prepare(plan, base_model)
+    request = SolveRequest(
+        run_dir=str(run_dir),
+        workspace=str(prepared.workspace),
+        home=str(prepared.home),
+        agent=spec.agent,
+        prompt_file=str(prepared.prompt_file),
+        env=dict(prepared.env),
+        budget=spec.budget,
+        sandbox=spec.sandbox,
+        readonly=(str(base_model), spec.agent.path),
+        monitor_interval_s=spec.monitor_interval_s,
+        # The host is readable in the sandbox; other runs' results, verdicts and workspaces
+        # are not (the agent's own workspace and home are mounted back on top).
+        hidden=(str(run_dir.parent.parent),),
+    )
+    return solve_on_ray(request, num_cpus=spec.budget.cpus, num_gpus=spec.budget.gpus)
 
 
 def _get_verdict(first_ref, plan: RunPlan, base_model: Path) -> Verdict:
