@@ -10,10 +10,9 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from omegaconf import open_dict
 
 from ptb.config import ConfigError, build_plan, build_settings, check_shared_settings, run_id_for
-from ptb.paths import AGENTS_DIR, CONF_DIR, PROJECT_ROOT
+from ptb.paths import AGENTS_DIR, CONF_DIR
 
 GROUPS = ["agent", "model", "task", "sandbox", "eval", "judge", "tracking", "cluster"]
 
