@@ -1,8 +1,8 @@
-"""Sweepable ptb commands besides `ptb.run`: one handler gets every job's config at once.
+"""Sweepable ptb commands: one handler gets every job's config at once.
 
     def cache_all(configs: list[DictConfig]) -> list[int]: ...     # one exit code per job
 
-    @hydra.main(config_path="../conf", config_name="config", version_base="1.3")
+    @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")
     @batch_entry(cache_all)
     def main(cfg: DictConfig) -> None:
         exit_on_failure(cache_all([cfg]))
@@ -10,7 +10,8 @@
 With ``-m``, ptb's Hydra launcher (hydra_plugins/ptb_launcher) composes every job of the sweep
 and calls ``cache_all`` once with all of them, so a command like
 ``python -m ptb.cache -m model=a,b task=x,y`` works on the whole grid together instead of job
-after job. Either way the process exits with the worst of the handler's exit codes.
+after job. Either way the process exits with the worst of the handler's exit codes. Every ptb
+command is one: `ptb.run` (`run_all`), `ptb.baseline`, `ptb.cache`.
 """
 
 from __future__ import annotations

@@ -11,23 +11,28 @@ harness picked templates by substring of the path, and agents exploited that.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from ptb.paths import template_path
 from ptb.records import ModelSpec, TaskSpec
 
-TOOL_PARSERS = ("hermes", "pythonic")
+# Each template names the token it ends an assistant turn with in its first line, a Jinja comment
+# ``{#- ptb:end_of_turn <token> ... -#}`` (one file per family holds everything about it). A base
+# model's own eos is often another token (Qwen3-Base: <|endoftext|>), so a model trained on the
+# template stops with this one and would otherwise run on into an invented next turn (whose
+# "answer" a scorer could read).
+_END_OF_TURN = re.compile(r"\{#-?\s*ptb:end_of_turn\s+(\S+)")
 
-# The token each template family ends an assistant turn with. A base model's own eos is often
-# another token (Qwen3-Base: <|endoftext|>), so a model trained on the template stops with this
-# one and would otherwise run on into an invented next turn (whose "answer" a scorer could read).
-END_OF_TURN = {
-    "chatml": "<|im_end|>",
-    "qwen3": "<|im_end|>",
-    "smollm3": "<|im_end|>",
-    "gemma3": "<end_of_turn>",
-    "gemma3_tools": "<end_of_turn>",
-}
+
+def end_of_turn(template: str | Path) -> str | None:
+    """The end-of-turn token a template file declares, or None."""
+    try:
+        head = Path(template).read_text(encoding="utf-8")[:1000]
+    except OSError:
+        return None
+    found = _END_OF_TURN.search(head)
+    return found.group(1) if found else None
 
 
 def template_family(model: ModelSpec, task: TaskSpec) -> str:
@@ -53,9 +58,9 @@ def model_templates(model: ModelSpec) -> list[Path]:
 
 def stop_token_ids(model_path: str | Path, template_path: str | Path) -> tuple[int, ...]:
     """The checkpoint's id of its template's end-of-turn token, sent with every request as
-    ``stop_token_ids`` (vLLM and ptb's HF server honour it); () when the family has none or the
+    ``stop_token_ids`` (vLLM and ptb's HF server honour it); () when the template declares none or the
     tokenizer does not know the token."""
-    token = END_OF_TURN.get(Path(template_path).stem)
+    token = end_of_turn(template_path)
     if token is None:
         return ()
     try:

@@ -7,6 +7,7 @@ CONF_DIR = PROJECT_ROOT / "conf"
 AGENTS_DIR = PROJECT_ROOT / "agents"
 EVALS_DIR = PROJECT_ROOT / "evals"
 TEMPLATES_DIR = EVALS_DIR / "templates"
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"  # ptb/prompts/<variant>.md
 
 
 def template_path(family: str) -> Path:

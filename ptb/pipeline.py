@@ -1,7 +1,10 @@
-"""One run, stage by stage (DESIGN.md "One run"), resumable.
+"""One run, stage by stage (`ptb.stages`), resumable.
 
-Each stage reads and writes files in the run folder; a stage whose output file exists is not
-repeated, so running the same command again continues where a crash or Ctrl-C stopped it:
+    result = run_pipeline(plan, services)
+
+Every stage has one shape: if its record exists in the run folder it is read back, else the
+stage runs (infrastructure failures retried ``infra_retries`` times) and its record is written
+atomically. So running the same command again continues where a crash or Ctrl-C stopped it:
 
     prepare   → spec.yaml, prompt.md, harness_hashes.json (+ the live workspace)
     solve     → outcome.json (solve.log, monitor.jsonl)          AgentRun actor, exactly its GPUs
@@ -9,50 +12,79 @@ repeated, so running the same command again continues where a crash or Ctrl-C st
     judge     → judge.json                                         Ray task, no GPU  } concurrent
     evaluate  → metrics.json (eval/)                               evaluation pool   }
     score     → result.json
+
+The services (solver, evaluation pool, judge, baselines) are passed in, so the pipeline is the
+same with Ray (`ptb.sweep`) and with fakes (tests/test_pipeline.py).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar
 
-import ray
-
-from ptb.baselines import BaselineCache
-from ptb.collect import collect
-from ptb.data import harness_files_root
-from ptb.config import RunPlan
-from ptb.evaluation import EvalInfraError, EvalPool, EvalRequest
-from ptb.io import read_json, read_record, write_record
-from ptb.judge import judge_run
+from ptb.baseline.store import BaselineScore
+from ptb.errors import InfraFailure
+from ptb.evaluation import EvalInfraError
+from ptb.io import read_record, write_record
 from ptb.models import resolve_base_model
-from ptb.chat_templates import harness_template, tool_parser
-from ptb.prepare import prepare
-from ptb.records import Metrics, Outcome, Result, Verdict
-from ptb.score import score_run
-from ptb.solve import SolveInfraError, SolveRequest, solve_on_ray
+from ptb.records import (
+    CollectReport,
+    JudgeConfig,
+    Metrics,
+    ModelSpec,
+    Outcome,
+    Result,
+    RunPlan,
+    RunSpec,
+    TaskSpec,
+    Verdict,
+)
+from ptb.stages import Stage
+from ptb.stages.collect import collect
+from ptb.stages.evaluate import Evaluator, evaluate_run
+from ptb.stages.judge.remote import JudgeLost
+from ptb.stages.prepare import prepare, solve_request
+from ptb.stages.score import score_run
+from ptb.stages.solve.agent_run import SolveInfraError, SolveRequest
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
+__all__ = ["InfraFailure", "JudgeUndecided", "SweepServices", "run_pipeline"]
 
-class InfraFailure(RuntimeError):
-    """Infrastructure kept failing after its retries: the run has no result yet (rerun retries)."""
+
+class JudgeUndecided(RuntimeError):
+    """A check could not decide (the harness's side failed): judged again, like a lost worker."""
+
+
+class Judge(Protocol):
+    def submit(self, spec: RunSpec, judge: JudgeConfig, base_model_path: str) -> Any: ...
+
+    def wait(self, handle: Any) -> Verdict: ...
+
+
+class Baselines(Protocol):
+    def base_score(self, model: ModelSpec, task: TaskSpec, base_model_path: str | Path) -> BaselineScore: ...
 
 
 @dataclass
 class SweepServices:
     """What every pipeline of one driver shares."""
 
-    eval_pool: EvalPool
-    baselines: BaselineCache
-    report_stage: Callable[[str, str, str], None]  # (run_id, stage, detail)
+    solve: Callable[[SolveRequest], Outcome]  # raises SolveInfraError when the actor is lost
+    eval_pool: Evaluator  # raises EvalInfraError when a worker is lost
+    judge: Judge  # wait() raises JudgeLost when the worker is lost
+    baselines: Baselines
+    report_stage: Callable[[str, Stage, str], None]  # (run_id, stage, detail)
+    base_model: Callable[[ModelSpec, str], Path] = field(default=resolve_base_model)
 
 
-def _retry(what: str, retries: int, errors: tuple[type[BaseException], ...], fn: Callable[[], T]) -> T:
+def retry(what: str, retries: int, errors: tuple[type[BaseException], ...], fn: Callable[[], T]) -> T:
+    """``fn()``, called again after each infrastructure error, at most ``retries`` more times."""
+    last: BaseException | None = None
     for attempt in range(retries + 1):
         try:
             return fn()
@@ -62,121 +94,79 @@ def _retry(what: str, retries: int, errors: tuple[type[BaseException], ...], fn:
     raise InfraFailure(f"{what} failed {retries + 1} times: {last}") from last
 
 
-@ray.remote(num_cpus=0.1, num_gpus=0)
-def _judge_task(spec, checks, base_model_path) -> Verdict:
-    return judge_run(spec, checks, base_model_path)
+def once(path: Path, record_type: type[T], produce: Callable[[], T]) -> T:
+    """The stage's record: read back when the stage ran before, else produced and written."""
+    if path.exists():
+        return read_record(path, record_type)
+    record = produce()
+    write_record(path, record)
+    return record
 
 
 def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
     spec = plan.spec
     run_dir = Path(spec.run_dir)
-    stage = lambda name, detail="": services.report_stage(spec.run_id, name, detail)  # noqa: E731
+
+    def stage(which: Stage, detail: str = "") -> None:
+        services.report_stage(spec.run_id, which, detail)
 
     if (run_dir / "result.json").exists():
-        stage("done", "finished earlier")
+        stage(Stage.DONE, "finished earlier")
         return read_record(run_dir / "result.json", Result)
 
-    stage("prepare", "base model")
-    base_model = resolve_base_model(spec.model, spec.cache_dir)
+    stage(Stage.PREPARE, "base model")
+    base_model = services.base_model(spec.model, spec.cache_dir)
 
-    # ---------------------------------------------------------------- solve
-    if (run_dir / "outcome.json").exists():
-        outcome = read_record(run_dir / "outcome.json", Outcome)
-    else:
-        stage("solve")
+    def solve() -> Outcome:
+        stage(Stage.SOLVE)
         # Each attempt starts from a fresh workspace; one a lost actor left behind is kept aside.
-        outcome = _retry("solve", spec.infra_retries, (SolveInfraError,), lambda: _solve(plan, base_model))
-        write_record(run_dir / "outcome.json", outcome)
+        return retry("solve", spec.infra_retries, (SolveInfraError,), lambda: services.solve(solve_request(prepare(plan, base_model), spec, base_model)))
 
-    # ---------------------------------------------------------------- collect
-    scratch = Path(spec.scratch_dir)
-    if not (run_dir / "collect.json").exists():
-        stage("collect", outcome.status)
-        collect(scratch / "workspace", run_dir, spec.agent.trace_format)
+    outcome = once(run_dir / "outcome.json", Outcome, solve)
+
+    def collect_stage() -> CollectReport:
+        stage(Stage.COLLECT, outcome.status)
+        report = collect(Path(spec.scratch_dir) / "workspace", run_dir, spec.agent.trace_format, agent_dir=spec.agent.path)
         if not plan.keep_workspace:
-            shutil.rmtree(scratch, ignore_errors=True)  # weights and caches: the snapshot stays
-    collected = read_json(run_dir / "collect.json")
-    has_model = bool(collected["has_final_model"])
+            shutil.rmtree(spec.scratch_dir, ignore_errors=True)  # weights and caches: the snapshot stays
+        return report
 
-    # ---------------------------------------------------------------- judge ∥ evaluate
-    stage("judge+evaluate")
-    judge_ref = None
-    if not (run_dir / "judge.json").exists():
-        judge_ref = _judge_task.remote(spec, dict(plan.judge.get("checks", {})), str(base_model))
+    collected = once(run_dir / "collect.json", CollectReport, collect_stage)
 
-    if (run_dir / "metrics.json").exists():
-        metrics = read_record(run_dir / "metrics.json", Metrics)
-    elif has_model:
-        request = EvalRequest(
-            task=spec.task,
-            model_path=str(run_dir / "final_model"),
-            template_path=str(harness_template(spec.model, spec.task)),
-            out_dir=str(run_dir / "eval"),
-            limit=spec.task.final_limit,
-            tool_parser=tool_parser(spec.model, spec.task),
-        )
-        metrics = _retry("evaluation", spec.infra_retries, (EvalInfraError,), lambda: services.eval_pool.evaluate(request))
-        write_record(run_dir / "metrics.json", metrics)
-    else:
-        metrics = Metrics(score=None, metric="accuracy", samples=0, attempts=(), reason="no final_model to evaluate")
-        write_record(run_dir / "metrics.json", metrics)
-
-    if judge_ref is not None:
-        verdict = _get_verdict(judge_ref, plan, base_model)
-        write_record(run_dir / "judge.json", verdict)
-    else:
-        verdict = read_record(run_dir / "judge.json", Verdict)
-
-    # ---------------------------------------------------------------- score
-    stage("score")
-    base = services.baselines.base_score(spec.model, spec.task, base_model)
-    result = score_run(
-        spec, outcome, has_model, collected.get("final_model_reason"), verdict, metrics, base.score, base.source
+    stage(Stage.JUDGE_EVALUATE)
+    # The judge starts first and runs beside the evaluation.
+    first_judge = None if (run_dir / "judge.json").exists() else services.judge.submit(spec, plan.judge, str(base_model))
+    metrics = once(
+        run_dir / "metrics.json",
+        Metrics,
+        lambda: retry("evaluation", spec.infra_retries, (EvalInfraError,), lambda: evaluate_run(spec, collected, services.eval_pool)),
     )
-    write_record(run_dir / "result.json", result)
-    stage("done", f"score {_pct(result.score)} (base {_pct(base.score)}, {base.source or 'none'})")
+    verdict = once(run_dir / "judge.json", Verdict, lambda: _verdict(plan, services.judge, first_judge, str(base_model)))
+
+    def score() -> Result:
+        stage(Stage.SCORE)
+        base = services.baselines.base_score(spec.model, spec.task, base_model)
+        return score_run(spec, outcome, collected, verdict, metrics, base.score, base.source)
+
+    result = once(run_dir / "result.json", Result, score)
+    stage(Stage.DONE, f"score {_pct(result.score)} (base {_pct(result.base_score)}, {result.base_source or 'none'})")
     return result
 
 
-def _solve(plan: RunPlan, base_model: Path) -> Outcome:
+def _verdict(plan: RunPlan, judge: Judge, first_handle: Any, base_model: str) -> Verdict:
+    """Wait for the judge; a lost worker or an undecided check is infrastructure, so the task is
+    submitted again (a verdict with an undecided finding is never recorded)."""
     spec = plan.spec
-    run_dir = Path(spec.run_dir)
-    prepared = prepare(plan, base_model)
-    request = SolveRequest(
-        run_dir=str(run_dir),
-        workspace=str(prepared.workspace),
-        home=str(prepared.home),
-        agent=spec.agent,
-        prompt_file=str(prepared.prompt_file),
-        env=dict(prepared.env),
-        budget=spec.budget,
-        sandbox=spec.sandbox,
-        readonly=(str(base_model), spec.agent.path),
-        monitor_interval_s=spec.monitor_interval_s,
-        hidden=hidden_from_agents(spec),
-    )
-    return solve_on_ray(request, num_cpus=spec.budget.cpus, num_gpus=spec.budget.gpus)
-
-
-def hidden_from_agents(spec) -> tuple[str, ...]:
-    """Host folders the agent's sandbox replaces with an empty one. The host is readable in the
-    sandbox; other runs' results, verdicts and workspaces are not (the agent's own workspace and
-    home are mounted back on top), nor the files the harness generates for grading
-    (arenahard_writing's stored answers of the official instruct model)."""
-    results_dir = Path(spec.run_dir).parent.parent
-    return (str(results_dir), str(harness_files_root()))
-
-
-def _get_verdict(first_ref, plan: RunPlan, base_model: Path) -> Verdict:
-    """Wait for the judge; a lost worker is infrastructure, so the task is submitted again."""
-    spec = plan.spec
-    refs = iter([first_ref])
+    handles = iter([first_handle] if first_handle is not None else [])
 
     def attempt() -> Verdict:
-        ref = next(refs, None) or _judge_task.remote(spec, dict(plan.judge.get("checks", {})), str(base_model))
-        return ray.get(ref)
+        handle = next(handles, None) or judge.submit(spec, plan.judge, base_model)
+        verdict = judge.wait(handle)
+        if not verdict.decided:
+            raise JudgeUndecided(verdict.reason or "a check could not decide")
+        return verdict
 
-    return _retry("judge", spec.infra_retries, (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError), attempt)
+    return retry("judge", spec.infra_retries, (JudgeLost, JudgeUndecided), attempt)
 
 
 def _pct(score: float | None) -> str:

@@ -16,12 +16,13 @@ from pathlib import Path
 from typing import Callable, TextIO
 
 from ptb.records import RunSpec
+from ptb.stages import Stage
 
 
 @dataclass(frozen=True)
 class RunState:
     run_id: str
-    stage: str = "queued"  # queued, prepare, solve, collect, judge+evaluate, score, done, failed
+    stage: Stage = Stage.QUEUED
     detail: str = ""
     solve_started_at: float | None = None
     budget_seconds: float = 0.0
@@ -39,7 +40,7 @@ class RunBoard:
         specs: list[RunSpec],
         out: TextIO | None = None,
         interval_s: float = 10.0,
-        on_stage: Callable[[str, str, str], None] | None = None,
+        on_stage: Callable[[str, Stage, str], None] | None = None,
         on_sample: Callable[[str, dict], None] | None = None,
     ) -> None:
         self._specs = {s.run_id: s for s in specs}
@@ -57,7 +58,7 @@ class RunBoard:
 
     # ------------------------------------------------------------------ updates from pipelines
 
-    def update(self, run_id: str, stage: str, detail: str = "") -> None:
+    def update(self, run_id: str, stage: Stage, detail: str = "") -> None:
         with self._lock:
             state = replace(self._states[run_id], stage=stage, detail=detail, changed_at=time.time())
             self._states[run_id] = state
@@ -86,14 +87,14 @@ class RunBoard:
         rows = []
         for state in self.states():
             elapsed = ""
-            if state.stage == "solve":
+            if state.stage is Stage.SOLVE:
                 started = self._solve_started(state.run_id)
                 if started is None:
                     elapsed = "waiting for resources"
                 else:
                     pct = 100 * (now - started) / state.budget_seconds if state.budget_seconds else 0
                     elapsed = f"{_clock(now - started)} / {_clock(state.budget_seconds)} ({pct:.0f}%)"
-            rows.append((state.run_id, state.stage, elapsed or state.detail))
+            rows.append((state.run_id, state.stage.label, elapsed or state.detail))
         width = max((len(r[0]) for r in rows), default=10)
         counts: dict[str, int] = {}
         for _, stage, _ in rows:
@@ -122,7 +123,7 @@ class RunBoard:
         if not self._on_sample:
             return
         for state in self.states():
-            if state.stage != "solve":
+            if state.stage is not Stage.SOLVE:
                 continue
             path = Path(self._specs[state.run_id].run_dir) / "monitor.jsonl"
             offset = self._monitor_offsets.get(state.run_id, 0)

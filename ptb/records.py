@@ -1,23 +1,45 @@
-"""The data that flows between the stages of a run.
+"""The data that flows between the stages of a run, and the plans the stages run from.
 
 Every record is a frozen dataclass, written to the run folder as JSON by `ptb.io.write_record`
-and read back with `ptb.io.read_record`. Stages talk to each other only through these.
+and read back with `ptb.io.read_record`. Stages talk to each other only through these. `ptb.plan`
+builds `RunPlan` and `SweepSettings` from the composed Hydra config, with every value checked,
+so no loosely typed mapping crosses a stage boundary.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping
+
+from ptb.options import option
 
 # --------------------------------------------------------------------------- what to run
+#
+# `ptb.plan` builds these from the config nodes of the same name with `ptb.options`: a key the
+# dataclass lacks, a value of the wrong type, or one outside a field's bounds is a ConfigError
+# naming it. Field metadata (`option(...)`) holds those bounds.
+
+SAFE_NAME = r"[A-Za-z0-9][A-Za-z0-9._-]*"
+SAFE_NAME_HINT = "use letters, digits, '.', '_' or '-'"
+ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
+
+
+def _names(kind: str) -> Callable[[], list[str]]:
+    def names() -> list[str]:
+        from ptb import registry  # the registry imports plug-ins; records stay import-light
+
+        return registry.names(kind)  # type: ignore[arg-type]
+
+    return names
 
 
 @dataclass(frozen=True)
 class Budget:
-    hours: float
-    gpus: int = 0
-    cpus: float = 1.0
-    grace_seconds: float = 30.0
+    hours: float = option(gt=0)
+    gpus: int = option(0, ge=0)
+    cpus: float = option(1.0, gt=0)
+    grace_seconds: float = option(30.0, ge=0)
 
     @property
     def seconds(self) -> float:
@@ -28,45 +50,50 @@ class Budget:
 class AgentSpec:
     """An agent folder (``solve.sh`` inside) and what its sandbox may let through."""
 
-    name: str
-    path: str  # absolute path of the agent folder
+    name: str = option(pattern=SAFE_NAME, hint=SAFE_NAME_HINT)
+    path: str = ""  # absolute path of the agent folder (config: null = agents/<name>/)
     network: bool = False
     env: Mapping[str, str] = field(default_factory=dict)  # fixed variables for the agent
-    env_passthrough: tuple[str, ...] = ()  # host variables handed through (its own API key)
-    trace_format: str = "plain"
+    env_passthrough: tuple[str, ...] = option(  # host variables handed through (its own API key)
+        (), pattern=r"[A-Za-z_][A-Za-z0-9_]*", hint="expected the name of an environment variable"
+    )
+    trace_format: str = "plain"  # a trace_parser plug-in (config: null = the folder's own, else plain)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    name: str
-    template: str  # harness chat template family: evals/templates/<template>.jinja
+    name: str = option(pattern=SAFE_NAME, hint=SAFE_NAME_HINT)
+    template: str = option()  # harness chat template family: evals/templates/<template>.jinja
     hf_id: str | None = None  # Hugging Face id of the base model
-    builder: str | None = None  # or: a model ptb builds itself ("tiny")
+    builder: str | None = option(None, choices=_names("model_builder"))  # or: a model ptb builds itself
     forbidden: tuple[str, ...] = ()  # instruct models that must not be submitted
     instruct: str | None = None  # the lab's official instruct model (the instruct baseline)
     tool_template: str | None = None  # template for tasks with tools (gemma3_tools); None = template
-    tool_parser: str | None = None  # how the template asks for tool calls: hermes | pythonic
+    tool_parser: str | None = option(None, choices=_names("tool_parser"))  # how tool calls are written
 
 
 @dataclass(frozen=True)
 class LadderStep:
-    max_tokens: int
-    attempts: int
+    max_tokens: int = option(ge=1)
+    attempts: int = option(ge=1)
+
+
+TaskParam = str | int | float | bool | None
 
 
 @dataclass(frozen=True)
 class TaskSpec:
-    name: str
-    benchmark: str  # the name the prompt uses
-    weight: float
-    eval_dir: str  # absolute path of evals/<task>/ (the pristine copy)
-    ladder: tuple[LadderStep, ...]
-    default_limit: int | None = None  # agent-facing evaluate.py default --limit
-    final_limit: int | None = None  # samples of the final evaluation (None = all)
-    max_connections: int = 16
-    samples: int | None = None  # size of the test split (checked by `ptb.cache`); None = unchecked
+    name: str = option(pattern=SAFE_NAME, hint=SAFE_NAME_HINT)
+    benchmark: str = ""  # the name the prompt uses ("" = name)
+    weight: float = option(1.0, gt=0)
+    eval_dir: str = ""  # absolute path of evals/<task>/ (the pristine copy; config: a folder name)
+    ladder: tuple[LadderStep, ...] = ()
+    default_limit: int | None = option(None, ge=1)  # agent-facing evaluate.py default --limit
+    final_limit: int | None = option(None, ge=1)  # samples of the final evaluation (None = all)
+    max_connections: int = option(16, ge=1)
+    samples: int | None = option(None, ge=1)  # size of the test split (checked by `ptb.cache`)
     tools: bool = False  # the task attaches tool schemas (the model's tool template is used)
-    params: Mapping[str, Any] = field(default_factory=dict)  # arguments of the @task function
+    params: Mapping[str, TaskParam] = field(default_factory=dict)  # arguments of the @task function
     allowed_data: tuple[str, ...] = ()  # training data the agent may use (stated in the prompt)
     disallowed_data: tuple[str, ...] = ()  # data that is the benchmark itself (never train on it)
 
@@ -91,6 +118,86 @@ class RunSpec:
     infra_retries: int = 2
 
 
+# --------------------------------------------------------------------------- how to run it
+
+
+@dataclass(frozen=True)
+class CheckConfig:
+    """One judge check of the judge config: its name, whether its failure flags, its options."""
+
+    name: str  # a judge_check plug-in
+    flag: bool = True
+    options: Any = None  # the check's own frozen options dataclass (None: it takes none)
+
+
+@dataclass(frozen=True)
+class JudgeConfig:
+    checks: tuple[CheckConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvalPoolConfig:
+    """conf/eval: the shared pool of evaluation actors."""
+
+    backend: str = option("hf", choices=_names("serve_backend"))  # hf (CPU) | vllm (GPU)
+    workers: int = option(1, ge=1)  # evaluation actors kept alive across checkpoints
+    gpus_per_worker: float = option(0.0, ge=0)
+    cpus_per_worker: float = option(0.5, gt=0)
+
+
+@dataclass(frozen=True)
+class TrackingConfig:
+    kind: str = "none"  # a tracker plug-in
+    options: Any = None  # the tracker's own frozen options dataclass (None: it takes none)
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    """conf/cluster: which Ray to start or join."""
+
+    address: str | None = None  # None: start a local Ray; "auto" or ray://host:port joins one
+    num_cpus: int | None = option(None, ge=1)  # a local Ray's CPUs (None: this machine's)
+    num_gpus: int | None = option(None, ge=0)  # a local Ray's GPUs (None: detected)
+    temp_dir: str | None = None  # Ray's session folder (None: Ray's default)
+
+
+@dataclass(frozen=True)
+class GraderConfig:
+    """The LLM grader of the LLM-graded tasks."""
+
+    model: str = option("openai/gpt-5-mini", pattern=r"[^/\s]+/\S+", hint="expected an inspect-ai model name such as 'openai/gpt-5-mini'")
+    base_url: str | None = option(None, pattern=r"https?://\S+", hint="expected an http(s) URL")  # OpenAI-compatible
+    api_key_env: str | None = option(  # the variable holding its key (read by evaluation workers only)
+        "OPENAI_API_KEY", pattern=ENV_NAME, hint="expected the name of an environment variable"
+    )
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """A run spec plus the per-run settings that are not part of its identity."""
+
+    spec: RunSpec
+    judge: JudgeConfig
+    config_json: str  # the whole resolved config as JSON: recorded in spec.yaml and in wandb
+    keep_workspace: bool = False
+
+    def config(self) -> dict[str, Any]:
+        """A fresh copy of the resolved config (a record of what was asked, never interpreted)."""
+        return json.loads(self.config_json)
+
+
+@dataclass(frozen=True)
+class SweepSettings:
+    """Settings shared by every run of one driver: one Ray, one eval pool, one tracker."""
+
+    eval: EvalPoolConfig
+    tracking: TrackingConfig
+    cluster: ClusterConfig
+    results_dir: str
+    progress_interval_s: float = 10.0
+    grader_key_env: str | None = None  # the LLM grader's key variable: evaluation workers get it
+
+
 # --------------------------------------------------------------------------- what happened
 
 
@@ -113,20 +220,57 @@ class Outcome:
 
 
 @dataclass(frozen=True)
+class SkippedFile:
+    path: str  # relative to the workspace
+    bytes: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class CollectReport:
+    """collect.json: what collect took from the workspace (`ptb.stages.collect`)."""
+
+    has_final_model: bool
+    final_model_reason: str | None  # why there is none (missing, refused link, empty)
+    final_model_files: int
+    final_model_bytes: int
+    snapshot_files: int
+    snapshot_bytes: int
+    skipped: tuple[SkippedFile, ...]  # left out of the snapshot, and why
+    trace_format: str
+    trace_events: int
+
+
+@dataclass(frozen=True)
 class Finding:
     check: str
-    passed: bool
+    outcome: Literal["pass", "fail", "undecided"]  # undecided: the harness's side failed
     flag: bool  # a failed check with flag=True flags the run
     detail: str
+    checkpoint_unusable: bool = False  # passed, but final_model cannot be used (not cheating)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "pass"
 
 
 @dataclass(frozen=True)
 class Verdict:
-    """The judge's decision (judge.json)."""
+    """The judge's decision (judge.json). A verdict with an undecided finding is never written:
+    the judge is infrastructure then, and runs again."""
 
     flagged: bool
     findings: tuple[Finding, ...]
     reason: str | None = None  # one line: why it was flagged
+    checkpoint_unusable: str | None = None  # why final_model cannot be used, when a check says so
+
+    @property
+    def undecided(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.outcome == "undecided")
+
+    @property
+    def decided(self) -> bool:
+        return not self.undecided
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ raw 0–1 fractions (empty where there is no value).
 
 Baselines: a run that falls back (flagged, no final_model, every evaluation attempt failed)
 scores the base model's score, taken from the measured baselines of the results folder
-(`<results>/baselines/`, see `ptb.baselines`) when present, else from the published reference
-table (`ptb.reference`); the runs table says which. The base models and the official instruct
+(`<results>/baselines/`, see `ptb.baseline.store`) when present, else from the published reference
+table (`ptb.baseline.reference`); the runs table says which. The base models and the official instruct
 models get rows of their own beside the agents, computed the same way over the sweep's grid.
 """
 
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import dataclasses
 import io
 import math
 import statistics
@@ -32,10 +31,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ptb.baselines import BaselineStore
+from ptb.baseline.store import BaselineStore
 from ptb.io import read_record, write_text_atomic
 from ptb.records import Result
-from ptb.reference import KINDS
+from ptb.stages.score import with_base_score
+from ptb.baseline.reference import KINDS
 
 
 @dataclass(frozen=True)
@@ -111,13 +111,13 @@ def _mean(values: Sequence[float]) -> float | None:
 
 
 def rescore_fallbacks(results: Sequence[Result], store: BaselineStore) -> list[Result]:
-    """Runs that fall back get the current best base score: measured if present, else reference."""
+    """Runs that fall back get the current best base score: measured if present, else reference
+    (the rule is `ptb.stages.score.with_base_score`)."""
     rescored = []
     for r in results:
         if r.fallback_reason is not None:
             base = store.score("base", r.model, r.task)
-            if base.score is not None:
-                r = dataclasses.replace(r, base_score=base.score, score=base.score, base_source=base.source)
+            r = with_base_score(r, base.score, base.source)
         rescored.append(r)
     return rescored
 

@@ -17,46 +17,19 @@ from pathlib import Path
 
 import ray
 
-from ptb.baselines import BaselineCache
-from ptb.config import RunPlan, SweepSettings
-from ptb.evaluation import EvalPool
+from ptb.baseline.meter import BaselineMeter
+from ptb.cluster import init_ray, make_eval_pool
 from ptb.io import to_jsonable, write_text_atomic
 from ptb.pipeline import SweepServices, run_pipeline
 from ptb.progress import RunBoard
-from ptb.records import Result
+from ptb.records import Result, RunPlan, SweepSettings
 from ptb.report import load_results, write_report
+from ptb.stages import Stage
+from ptb.stages.judge.remote import RayJudge
+from ptb.stages.solve import solve_on_ray
 from ptb.tracking import make_tracker
 
 log = logging.getLogger(__name__)
-
-
-def init_ray(cluster: dict) -> bool:
-    """Start or join Ray as the cluster config says; returns whether this call started it."""
-    if ray.is_initialized():
-        return False
-    kwargs: dict = {"include_dashboard": False, "log_to_driver": False}
-    if cluster.get("address"):
-        kwargs["address"] = cluster["address"]
-    else:
-        if cluster.get("num_cpus") is not None:
-            kwargs["num_cpus"] = cluster["num_cpus"]
-        if cluster.get("num_gpus") is not None:
-            kwargs["num_gpus"] = cluster["num_gpus"]
-        if cluster.get("temp_dir"):
-            kwargs["_temp_dir"] = str(Path(cluster["temp_dir"]).expanduser().resolve())
-    ray.init(**kwargs)
-    return True
-
-
-def make_eval_pool(settings: SweepSettings) -> EvalPool:
-    """The driver's evaluation pool, as the `eval` config says; workers get the grader's key."""
-    return EvalPool(
-        backend=settings.eval["backend"],
-        workers=settings.eval["workers"],
-        gpus_per_worker=settings.eval.get("gpus_per_worker", 0),
-        cpus_per_worker=settings.eval.get("cpus_per_worker", 1),
-        passed_env=(settings.grader_key_env,) if settings.grader_key_env else (),
-    )
 
 
 def _pct(score: float | None) -> str:
@@ -77,20 +50,22 @@ def summary_line(result: Result) -> str:
 
 def run_sweep(plans: list[RunPlan], settings: SweepSettings, out=None) -> list[Result | None]:
     out = out or sys.stdout
-    started_ray = init_ray(dict(settings.cluster))
+    started_ray = init_ray(settings.cluster)
     sweep_dirs = sorted({str(Path(p.spec.run_dir).parent) for p in plans})
-    tracker = make_tracker(dict(settings.tracking), Path(sweep_dirs[0]))
+    tracker = make_tracker(settings.tracking, Path(sweep_dirs[0]))
     eval_pool = make_eval_pool(settings)
     board = RunBoard(
         [p.spec for p in plans],
         out=out,
         interval_s=settings.progress_interval_s,
-        on_stage=lambda run_id, stage, detail: tracker.stage(run_id, stage, "running", detail=detail),
+        on_stage=lambda run_id, stage, detail: tracker.stage(run_id, stage.label, "running", detail=detail),
         on_sample=tracker.log,
     )
     services = SweepServices(
+        solve=solve_on_ray,
         eval_pool=eval_pool,
-        baselines=BaselineCache(settings.results_dir, eval_pool),
+        judge=RayJudge(),
+        baselines=BaselineMeter(settings.results_dir, eval_pool),
         report_stage=board.update,
     )
     out.write(f"[ptb] {len(plans)} run(s) handed to Ray at once; results in {', '.join(sweep_dirs)}\n")
@@ -99,7 +74,7 @@ def run_sweep(plans: list[RunPlan], settings: SweepSettings, out=None) -> list[R
     def one(plan: RunPlan) -> Result | None:
         spec = plan.spec
         try:
-            tracker.start(spec, dict(plan.config))
+            tracker.start(spec, plan.config())
             result = run_pipeline(plan, services)
             tracker.finish(spec.run_id, result, to_jsonable(result))
             return result
@@ -107,7 +82,7 @@ def run_sweep(plans: list[RunPlan], settings: SweepSettings, out=None) -> list[R
             text = "".join(traceback.format_exception(exc))
             Path(spec.run_dir).mkdir(parents=True, exist_ok=True)
             write_text_atomic(Path(spec.run_dir) / "error.txt", text)
-            board.update(spec.run_id, "failed", f"{type(exc).__name__}: {exc} (see error.txt)")
+            board.update(spec.run_id, Stage.FAILED, f"{type(exc).__name__}: {exc} (see error.txt)")
             tracker.finish(spec.run_id, None, {"error": str(exc)})
             return None
 

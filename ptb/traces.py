@@ -3,8 +3,9 @@
 solve.log lines are ``<time> <stream> <text>`` (time: UTC ISO or epoch seconds; stream:
 stdout, stderr, or ptb for the harness's own notes). A trace format parses the agent's lines
 (what its scaffold prints: plain text, Claude Code stream-json, Codex ``--json``...) into
-`TraceEvent`s; harness lines become ``harness`` events whatever the format. Adding a scaffold's
-format is one decorated function::
+`TraceEvent`s; harness lines become ``harness`` events whatever the format. A format is a
+``trace_parser`` plug-in (`ptb.registry`); a scaffold's own format lives in its agent folder
+(``agents/<name>/trace.py``, loaded by `ptb.plugins`) and is one decorated function::
 
     @trace_parser("claude_stream_json")
     def _claude(lines: Iterable[LogLine]) -> Iterator[TraceEvent]:
@@ -24,6 +25,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from ptb import registry
 from ptb.io import to_jsonable, write_text_atomic
 
 # What an event is: agent text (output), agent errors/stderr (error), a tool call or its
@@ -47,32 +49,19 @@ class TraceEvent:
 
 
 TraceParser = Callable[[Iterable[LogLine]], Iterable[TraceEvent]]
-_PARSERS: dict[str, TraceParser] = {}
 
 
 def trace_parser(name: str) -> Callable[[TraceParser], TraceParser]:
     """Register a parser of an agent's solve.log lines under a ``trace_format`` name."""
-
-    def register(fn: TraceParser) -> TraceParser:
-        if name in _PARSERS and _PARSERS[name] is not fn:
-            raise ValueError(f"trace format {name!r} is registered twice")
-        _PARSERS[name] = fn
-        return fn
-
-    return register
+    return registry.register("trace_parser", name)
 
 
 def trace_formats() -> list[str]:
-    return sorted(_PARSERS)
+    return registry.names("trace_parser")
 
 
 def get_trace_parser(name: str) -> TraceParser:
-    try:
-        return _PARSERS[name]
-    except KeyError:
-        raise ValueError(
-            f"unknown trace format {name!r} (agent config trace_format); known: {trace_formats()}"
-        ) from None
+    return registry.load("trace_parser", name)
 
 
 def parse_log_time(text: str) -> float:
@@ -105,7 +94,13 @@ def parse_trace(solve_log: str | os.PathLike, trace_format: str) -> list[TraceEv
         return []
     lines = list(read_solve_log(solve_log))
     events = [TraceEvent(line.t, "harness", line.text) for line in lines if line.stream == "ptb"]
-    events += parser(line for line in lines if line.stream != "ptb")
+    agent_lines = [line for line in lines if line.stream != "ptb"]
+    try:
+        events += list(parser(agent_lines))
+    except Exception as exc:  # the agent's output is hostile input: a parser bug must not lose it
+        when = agent_lines[0].t if agent_lines else 0.0
+        note = f"trace format {trace_format!r} failed ({type(exc).__name__}: {exc}); the agent's lines are kept as plain text"
+        events += [TraceEvent(when, "harness", note), *_plain(agent_lines)]
     return sorted(events, key=lambda event: event.t)  # stable: same-time events keep their order
 
 

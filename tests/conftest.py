@@ -18,7 +18,7 @@ import pytest
 from ptb.models import resolve_base_model
 from ptb.paths import EVALS_DIR, TEMPLATES_DIR
 from ptb.records import LadderStep, ModelSpec, TaskSpec
-from ptb.tasks import load_task_module
+from ptb.plugins import load_task_module
 
 TINY = ModelSpec(name="tiny", template="chatml", builder="tiny")
 

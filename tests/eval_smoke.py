@@ -27,7 +27,7 @@ def compose_task(name: str, overrides: Sequence[str] = ()) -> TaskSpec:
     """The TaskSpec `python -m ptb.run task=<name> <overrides>` would run."""
     from hydra import compose, initialize_config_dir
 
-    from ptb.config import build_task
+    from ptb.plan import build_task
     from ptb.paths import CONF_DIR
 
     with initialize_config_dir(str(CONF_DIR), version_base=None):

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from ptb.baseline import plan_jobs
-from ptb.config import ConfigError
+from ptb.baseline.command import plan_jobs
+from ptb.plan import ConfigError
 from ptb.paths import CONF_DIR, PROJECT_ROOT
 
 
@@ -32,7 +32,7 @@ def test_plan_deduplicates_cells_and_skips_models_without_an_instruct_model():
 
 def test_plan_rejects_unknown_kinds():
     (cfg,) = configs(["model=tiny", "task=arith", "baseline.kinds=[base,chat]"])
-    with pytest.raises(ConfigError, match=r"unknown kinds \['chat'\]; accepted: \['base', 'instruct'\]"):
+    with pytest.raises(ConfigError, match=r"baseline.kinds\[1\]='chat' is invalid: expected one of \['base', 'instruct'\]"):
         plan_jobs([cfg])
 
 

@@ -21,9 +21,9 @@ import pytest
 from fixture_data import FAKE_COMMIT, add_hub_dataset
 
 from ptb.cache import cache_all, run_cache
-from ptb.cache_fetch import HubDownloader, fetch_data
-from ptb.cache_plan import plan_cache
-from ptb.cache_report import CacheItem, CacheReport, disk_size, human_size
+from ptb.cache.fetch import HubDownloader, fetch_data
+from ptb.cache.plan import plan_cache
+from ptb.cache.report import CacheItem, CacheReport, disk_size, human_size
 from ptb.data import HubDataset, UrlFile
 from ptb.hub import hub_cache_dir
 from ptb.paths import CONF_DIR, PROJECT_ROOT
@@ -209,7 +209,7 @@ def test_plan_options_leave_out_instruct_and_forbidden_and_skip_built_models():
 
 
 def test_plan_reports_a_task_without_code_and_rejects_bad_options():
-    from ptb.config import ConfigError
+    from ptb.plan import ConfigError
 
     plan = plan_cache([job("tiny", "fixture_nocode")])
     (task,) = plan.tasks

@@ -9,7 +9,7 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from ptb.chat_templates import harness_template, model_templates, tool_parser
-from ptb.config import build_plan
+from ptb.plan import build_plan
 from ptb.evaluation import EvalRequest, EvalWorker, serving_key
 from ptb.paths import CONF_DIR, TEMPLATES_DIR
 

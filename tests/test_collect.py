@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from ptb.collect import CollectReport, collect
+from ptb.stages.collect import CollectReport, collect
 from ptb.io import read_record
-from ptb.solve import log_time
-from ptb import traces
+from ptb.stages.solve import log_time
 from ptb.traces import TraceEvent, parse_trace, trace_parser, trace_formats
 
 
@@ -102,16 +101,14 @@ def test_final_model_link_leaving_the_workspace_is_refused(tmp_path, where):
 
 def test_missing_final_model_and_unknown_trace_format(tmp_path):
     ws, run = _workspace(tmp_path), tmp_path / "run"
-    with pytest.raises(ValueError, match=r"unknown trace format 'claude'.*known: \[.*'plain'"):
+    with pytest.raises(ValueError, match=r"agent.trace_format='claude' is unknown; accepted: \[.*'plain'"):
         collect(ws, run, "claude")
     assert not (run / "collect.json").exists()
     report = collect(ws, run, "plain")
     assert not report.has_final_model and "no final_model" in report.final_model_reason
 
 
-def test_a_trace_format_is_one_decorated_function(tmp_path, monkeypatch):
-    monkeypatch.setattr(traces, "_PARSERS", dict(traces._PARSERS))  # registered for this test only
-
+def test_a_trace_format_is_one_decorated_function(tmp_path):
     @trace_parser("test_upper")
     def _upper(lines):
         for line in lines:

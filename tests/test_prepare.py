@@ -10,10 +10,10 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from ptb.config import build_plan
+from ptb.plan import build_plan
 from ptb.paths import CONF_DIR
 from ptb.io import sha256_file
-from ptb.prepare import prepare
+from ptb.stages.prepare import prepare
 
 
 def make_plan(tmp_path: Path, *overrides: str):
@@ -118,14 +118,14 @@ def test_the_graders_key_never_reaches_an_agent_on_an_llm_graded_task(tmp_path: 
 
 def test_agents_never_see_the_results_folder_or_the_harness_grading_files(tmp_path: Path, monkeypatch) -> None:
     from ptb.data import harness_files_root
-    from ptb.pipeline import hidden_from_agents
+    from ptb.stages.prepare import hidden_from_agents
 
     monkeypatch.setenv("PTB_DATA_DIR", str(tmp_path / "files"))
     plan = make_plan(tmp_path, "task=arenahard_writing")
     hidden = hidden_from_agents(plan.spec)
     assert hidden == (str(tmp_path / "results"), str(tmp_path / "files" / "ptb"))
     assert str(harness_files_root()) in hidden
-    from ptb.tasks import load_task_module
+    from ptb.plugins import load_task_module
 
     answers = load_task_module(plan.spec.task).baseline_answers_path()  # the instruct model's answers
     assert Path(hidden[1]) in answers.parents

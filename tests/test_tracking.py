@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from ptb.records import AgentSpec, Budget, LadderStep, ModelSpec, Result, RunSpec, TaskSpec
-from ptb.tracking import NullTracker, WandbTracker, make_tracker, resolve_wandb_mode, wandb_run_id
+from ptb.tracking import NullTracker, WandbTracker, build_tracking, make_tracker, resolve_wandb_mode, wandb_run_id
 
-WANDB_CFG = {"kind": "wandb", "project": "ptb-test", "entity": None, "mode": "auto"}
+WANDB_RAW = {"kind": "wandb", "project": "ptb-test", "entity": None, "mode": "auto"}
+WANDB_CFG = build_tracking(WANDB_RAW)
 
 
 @pytest.fixture
@@ -101,13 +102,15 @@ def test_mode_resolution() -> None:
 
 
 def test_make_tracker_kinds(tmp_path: Path, wandb_env) -> None:
-    assert isinstance(make_tracker({"kind": "none"}, tmp_path), NullTracker)
+    assert isinstance(make_tracker(build_tracking({"kind": "none"}), tmp_path), NullTracker)
     tracker = make_tracker(WANDB_CFG, tmp_path)
     assert isinstance(tracker, WandbTracker) and tracker.mode == "offline"  # auto, no key
-    with pytest.raises(ValueError, match="unknown tracking kind 'mlflow'; accepted: wandb, none"):
-        make_tracker({"kind": "mlflow"}, tmp_path)
-    with pytest.raises(ValueError, match=r"unknown key\(s\) \['projekt'\]"):
-        make_tracker({**WANDB_CFG, "projekt": "x"}, tmp_path)
+    with pytest.raises(ValueError, match=r"tracking.kind='mlflow' is unknown; accepted: \['none', 'wandb'\]"):
+        build_tracking({"kind": "mlflow"})
+    with pytest.raises(ValueError, match="tracking.projekt is unknown; accepted: project, entity, mode, tags"):
+        build_tracking({**WANDB_RAW, "projekt": "x"})
+    with pytest.raises(ValueError, match=r"tracking.mode='cloud' is invalid: expected one of \['auto', 'online'"):
+        build_tracking({**WANDB_RAW, "mode": "cloud"})
 
 
 def test_run_ids_are_valid_and_stable() -> None:

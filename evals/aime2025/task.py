@@ -11,10 +11,10 @@ Prompt: one user message, the problem and then the answer-format instruction (`I
 reason step by step and give the final answer as ``\\boxed{N}``. No system message, no examples:
 the harness chat template of the run's model renders it.
 
-Scorer (`ptb.evaluation.answers.numeric_answer`): CORRECT iff the reply's final number equals the
+Scorer (`ptb.tasks.numeric_answer`): CORRECT iff the reply's final number equals the
 answer. The final number is the one in the last ``\\boxed{}`` holding a digit, else the number
-after the last "answer is" / "answer:" phrase, else the last number in the reply (text after the
-last ``</think>`` only, when there is one); ``045``, ``45.0`` and ``45`` are equal. Metric:
+after the last "answer is" / "answer:" phrase, else the last number in the reply (after `ptb.tasks.strip_reasoning`
+removed the reasoning); ``045``, ``45.0`` and ``45`` are equal. Metric:
 accuracy (with stderr).
 
 This file is loaded by path (``ptb.tasks.load_task_module``). Run it with inspect directly::
@@ -34,8 +34,7 @@ from inspect_ai import Task, task
 from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.solver import generate
 
-from ptb.data import HubDataset
-from ptb.evaluation.answers import format_number, numeric_answer, parse_number
+from ptb.tasks import HubDataset, format_number, numeric_answer, parse_number
 
 TEST_FILE = "test.jsonl"
 AIME25 = HubDataset("math-ai/aime25", files=(TEST_FILE,))

@@ -37,7 +37,7 @@ if importlib.util.find_spec("ptb") is None:  # run from a checkout where ptb is 
 from ptb.data import hub_offline
 from ptb.io import write_text_atomic
 from ptb.paths import template_path
-from ptb.serve.launch import BACKENDS, start_server
+from ptb.serve import serve_backend_names, start_server
 
 PLACEHOLDER_API_KEY = "ptb-local-no-key"  # ptb's local servers need no key
 
@@ -86,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the name recorded in each line's 'model' (default: --model-path as given)")
     p.add_argument("--template", default=None,
                    help="harness chat template file (default: evals/templates/qwen3.jinja)")
-    p.add_argument("--backend", choices=BACKENDS, default="vllm", help="vllm (GPU, default) or hf (CPU, small models)")
+    p.add_argument("--backend", choices=serve_backend_names(), default="vllm", help="vllm (GPU, default) or hf (CPU, small models)")
     p.add_argument("--max-tokens", type=int, default=16384,
                    help="max tokens per answer (default: 16384, the task's first ladder step)")
     p.add_argument("--concurrency", type=int, default=32, help="requests in flight (default: 32)")

@@ -14,7 +14,7 @@ once per data cache as JSON lines ``{"uid", "model", "answer"}`` at `baseline_an
 the harness makes them with ``make_baseline_answers.py`` beside this file; the task refuses to
 start (naming that command) when the file is missing or lacks a question.
 
-Scorer: two games per question, judged by an LLM grader (`ptb.evaluation.grader`, default
+Scorer: two games per question, judged by an LLM grader (`ptb.tasks.grader`, default
 ``openai/gpt-5-mini``): game 1 shows the baseline as answer A and the model as answer B, game 2
 the other way round. The grader ends its reply with one of ``[[A>>B]]``, ``[[A>B]]``,
 ``[[A=B]]``, ``[[B>A]]``, ``[[B>>A]]``. For the model a game is worth 1 (win), 0.5 (tie) or 0
@@ -53,8 +53,7 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Target, metric, scorer
 from inspect_ai.solver import TaskState, generate
 from inspect_ai.util import collect
 
-from ptb.data import DataUnavailable, HubDataset, harness_files_root
-from ptb.evaluation import grader as grading
+from ptb.tasks import DataUnavailable, HubDataset, grader_model as make_grader, harness_files_root, strip_reasoning
 
 ARENA_HARD = HubDataset("lmarena-ai/arena-hard-auto", files=("data/arena-hard-v2.0/question.jsonl",))
 QUESTIONS_FILE = "data/arena-hard-v2.0/question.jsonl"
@@ -162,21 +161,6 @@ def baseline_answers_for(items: tuple[Question, ...]) -> dict[str, BaselineAnswe
 
 
 # --------------------------------------------------------------------------- judging
-
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL)
-
-
-def strip_reasoning(text: str) -> str:
-    """The answer without its ``<think>`` reasoning. A reply whose reasoning never closes (cut
-    off by max tokens) has no answer after it, so everything from the open tag on is dropped;
-    a lone ``</think>`` (template opened the block) drops everything before it."""
-    text = _THINK_BLOCK.sub("", text)
-    if "</think>" in text:
-        text = text.rsplit("</think>", 1)[1]
-    if "<think>" in text:
-        text = text.split("<think>", 1)[0]
-    return text.strip()
-
 
 JUDGE_SYSTEM_PROMPT = """\
 You compare two responses to the same creative-writing request and decide which one is the \
@@ -314,8 +298,8 @@ def pairwise_vs_baseline(grader: Model):
 
     async def score(state: TaskState, target: Target) -> Score:
         request = state.input_text
-        model_answer = strip_reasoning(state.output.completion or "")
-        baseline_answer = strip_reasoning(state.metadata["baseline_answer"])
+        model_answer = strip_reasoning(state.output.completion or "").strip()
+        baseline_answer = strip_reasoning(state.metadata["baseline_answer"]).strip()
         played = await collect(
             play_game(grader, request, model_answer, baseline_answer, "B"),  # baseline as A
             play_game(grader, request, model_answer, baseline_answer, "A"),  # model as A
@@ -350,7 +334,7 @@ def arenahard_writing(
     if split not in SPLITS:
         raise ValueError(f"arenahard_writing has no split '{split}'; accepted: {', '.join(SPLITS)}")
     # the grader first: without a key nothing can be scored, so fail before generating anything
-    grader = grading.grader_model(grader_model, grader_base_url, grader_api_key_env)
+    grader = make_grader(grader_model, grader_base_url, grader_api_key_env)
     items = questions()
     baselines = baseline_answers_for(items)
     samples = [
@@ -383,7 +367,7 @@ def test_texts() -> list[str]:
         stored = {}
     texts = []
     for q in questions():
-        answer = strip_reasoning(stored[q.uid].answer) if q.uid in stored else ""
+        answer = strip_reasoning(stored[q.uid].answer).strip() if q.uid in stored else ""
         texts.append(f"{q.prompt} {answer}".strip())
     return texts
 

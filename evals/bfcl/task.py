@@ -60,7 +60,7 @@ from inspect_ai.solver import Generate, Solver, TaskState, generate, solver
 from inspect_ai.tool import ToolCall, ToolDef, ToolParams
 from inspect_ai.util import JSONSchema
 
-from ptb.data import HubDataset
+from ptb.tasks import HubDataset
 
 REPO_ID = "gorilla-llm/Berkeley-Function-Calling-Leaderboard"
 DATA_FILE = "BFCL_v3_exec_simple.json"

@@ -39,7 +39,7 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.scorer import choice
 from inspect_ai.solver import multiple_choice
 
-from ptb.data import HubDataset
+from ptb.tasks import HubDataset
 
 CONFIG = "gpqa_main"
 TEST_FILE = f"{CONFIG}.csv"

@@ -19,7 +19,7 @@ the examples then show, in the assistant role itself, where an answer goes and h
 the final turn looks exactly like the ones before it. ``-T fewshot=K`` changes the count (the
 benchmark is 10). Evaluating ``split=train`` leaves out the rows used as examples.
 
-Scorer (`ptb.evaluation.answers.numeric_answer`): CORRECT iff the reply's final number equals
+Scorer (`ptb.tasks.answers.numeric_answer`): CORRECT iff the reply's final number equals
 the number after ``####``. The final number is the one in the last ``\\boxed{}`` holding a
 digit, else the number after the last "answer is" / "answer:" / "####", else the last number in
 the reply; commas, ``$``, a trailing period and ``18.00`` vs ``18`` are handled. Metric:
@@ -43,8 +43,7 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageUser
 from inspect_ai.solver import generate
 
-from ptb.data import HubDataset
-from ptb.evaluation.answers import format_number, numeric_answer, parse_number
+from ptb.tasks import HubDataset, format_number, numeric_answer, parse_number
 
 TEST_FILE = "main/test-00000-of-00001.parquet"
 TRAIN_FILE = "main/train-00000-of-00001.parquet"

@@ -9,8 +9,8 @@ the function's signature and docstring), ``canonical_solution`` (the reference b
 Prompt: one user message, `INSTRUCTION` and then the problem's prompt in a ```python block.
 
 Scorer (`passes_tests`): the code is taken from the reply's first ```python (or ```py, or bare
-```) block that defines the entry point, else its first such block, else the whole reply (a
-``<think>...</think>`` part is dropped first; an unclosed block runs to the end of the reply).
+```) block that defines the entry point, else its first such block, else the whole reply (the
+reasoning is dropped first by `ptb.tasks.strip_reasoning`).
 When the code defines the entry point (``def <entry_point>(`` at the start of a line) it is a full
 function: the program is the problem's prompt (its imports and helpers) followed by the code,
 whose definition replaces the prompt's stub. Otherwise it is a completion of the prompt: the
@@ -51,8 +51,7 @@ from inspect_ai.scorer import (
 from inspect_ai.solver import TaskState, generate
 from inspect_ai.util import concurrency
 
-from ptb.data import HubDataset
-from ptb.sandbox.code_exec import require_sandbox, run_python
+from ptb.tasks import HubDataset, require_sandbox, run_python, strip_reasoning
 
 TEST_FILE = "openai_humaneval/test-00000-of-00001.parquet"
 HUMANEVAL = HubDataset("openai/openai_humaneval", files=(TEST_FILE,))
@@ -111,7 +110,6 @@ def prompt(problem: Problem) -> str:
 
 # --------------------------------------------------------------------------- scoring
 
-_THINK = re.compile(r"<think>.*?</think>", re.DOTALL)
 # An opening fence with its language tag, the block, then the closing fence or the reply's end.
 _FENCE = re.compile(r"```[ \t]*([\w+-]*)[^\n]*\n(.*?)(?:^[ \t]*```|\Z)", re.DOTALL | re.MULTILINE)
 _PYTHON_TAGS = ("python", "python3", "py", "")
@@ -123,7 +121,7 @@ def _defines(code: str, entry_point: str) -> bool:
 
 def extract_code(reply: str, entry_point: str) -> str:
     """The code of a reply: from its Python code block when it has one, else the reply itself."""
-    text = _THINK.sub("", reply)
+    text = strip_reasoning(reply)
     blocks = [body for tag, body in _FENCE.findall(text) if tag.lower() in _PYTHON_TAGS]
     if not blocks:
         return text

@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Sequence
 
 from ptb.chat_templates import stop_token_ids
-from ptb.evaluation.grader import GraderUnavailable, grader_model
+from ptb.tasks.grader import GraderUnavailable, grader_model
 from ptb.evaluation.inspect_runner import EvalFailed, run_inspect_task
 from ptb.io import from_jsonable, write_json_atomic
 from ptb.records import TaskSpec
-from ptb.serve.launch import BackendUnavailable, CheckpointError, ServerStartError, start_server, vllm_available
+from ptb.serve.backends import BackendUnavailable, serve_backend_names, vllm_available
+from ptb.serve.launch import CheckpointError, ServerStartError, start_server
 
 CONFIG_FILE = "ptb_eval.json"
 
@@ -90,7 +91,7 @@ def build_parser(task: TaskSpec) -> argparse.ArgumentParser:
     p.add_argument("--max-connections", type=int, default=task.max_connections,
                    help=f"concurrent requests (default: {task.max_connections})")
     p.add_argument("--json-output-file", default=None, help="also write the result as JSON here")
-    p.add_argument("--backend", choices=["auto", "hf", "vllm"], default="auto",
+    p.add_argument("--backend", choices=["auto", *serve_backend_names()], default="auto",
                    help="inference server: vllm (GPU), hf (CPU) or auto (default)")
     p.add_argument("--log-dir", default="eval_logs", help="inspect logs and the server log (default: eval_logs)")
     if GRADER_PARAMS[0] in task.params:  # an LLM-graded task: the grader is the agent's to choose here

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ptb.records import TaskSpec
-from ptb.tasks import load_task_module
+from ptb.errors import ConfigError
+from ptb.plugins import task_function
 
 SERVICE = "ptb"  # inspect model name: openai-api/<SERVICE>/<served model name>
 PLACEHOLDER_API_KEY = "ptb-local-no-key"
@@ -74,10 +75,10 @@ def run_inspect_task(
     """Evaluate `task` (split `split`) on the served model; raise EvalFailed when it yields no score."""
     from inspect_ai import eval as inspect_eval  # heavy import, only where it is needed
 
-    module = load_task_module(task)
-    task_fn = getattr(module, task.name, None)  # called with split and task.params (e.g. the grader)
-    if task_fn is None:
-        raise EvalFailed(f"{task.eval_dir}/task.py has no @task function named '{task.name}'")
+    try:
+        task_fn = task_function(task)  # called with split and task.params (e.g. the grader)
+    except ConfigError as exc:  # checked at plan time; a task folder changed since is this attempt's failure
+        raise EvalFailed(str(exc)) from exc
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     _no_proxy_for_local_servers()

@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ptb.chat_templates import stop_token_ids
+from ptb.chat_templates import harness_template, stop_token_ids, tool_parser
 from ptb.evaluation.errors import EvalInfraError
 from ptb.evaluation.inspect_runner import TaskScore, run_inspect_task
 from ptb.evaluation.ladder import evaluate_with_ladder
+from ptb import registry
 from ptb.paths import PROJECT_ROOT
-from ptb.records import Metrics, TaskSpec
+from ptb.records import Metrics, ModelSpec, TaskSpec
 from ptb.serve.launch import ServerHandle, start_server
 
 # Variables every worker must see even on a cluster whose raylets were started elsewhere.
@@ -54,6 +55,20 @@ class EvalRequest:
     out_dir: str  # inspect logs, server.json (and server.log when it starts a server) go here
     limit: int | None = None  # samples to evaluate (None = all)
     tool_parser: str | None = None  # tasks with tools: how the server reads tool calls (hermes, pythonic)
+
+    @classmethod
+    def final(cls, model: ModelSpec, task: TaskSpec, model_path: str | os.PathLike, out_dir: str | os.PathLike) -> EvalRequest:
+        """The final evaluation of a checkpoint of the configured ``model`` on ``task``: the
+        harness template and tool-call format of that model (never the checkpoint's own), on the
+        task's final limit. Runs and baselines are evaluated alike."""
+        return cls(
+            task=task,
+            model_path=str(model_path),
+            template_path=str(harness_template(model, task)),
+            out_dir=str(out_dir),
+            limit=task.final_limit,
+            tool_parser=tool_parser(model, task),
+        )
 
 
 def serving_key(model_path: str | os.PathLike, template_path: str | os.PathLike, tool_parser: str | None = None) -> ServingKey:
@@ -160,8 +175,7 @@ class EvalPool:
         server_args: tuple[str, ...] = (),
         passed_env: tuple[str, ...] = (),
     ):
-        if backend not in ("hf", "vllm"):
-            raise ValueError(f"eval backend={backend!r} is invalid: expected 'hf' (CPU) or 'vllm' (GPU)")
+        registry.lookup("serve_backend", backend, where="eval.backend")
         if workers < 1:
             raise ValueError(f"eval workers={workers!r} is invalid: expected at least 1")
         self.backend = backend

@@ -3,8 +3,8 @@
     from ptb.models import resolve_base_model
     folder = resolve_base_model(run.model, run.cache_dir)   # a from_pretrained-able folder
 
-A model config names either a ``builder`` (a model ptb builds itself, today only ``tiny``) or
-an ``hf_id`` (a Hugging Face Hub repository, fetched into the HF cache). Built models are cached
+A model config names either a ``builder`` (a ``model_builder`` plug-in: a model ptb builds itself,
+today ``tiny``) or an ``hf_id`` (a Hugging Face Hub repository, fetched into the HF cache). Built models are cached
 under ``<cache_dir>/models/<builder>-<version>/`` and built once, even when several processes
 (Ray actors) ask at the same time: a file lock serialises the builders and a build is renamed
 into place only when it is complete.
@@ -17,44 +17,69 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from ptb import registry
 from ptb.records import ModelSpec
 
-from . import tiny
-
 logger = logging.getLogger(__name__)
+MANIFEST = "ptb_model.json"  # written last by every builder: a folder without it is unfinished
 
-# builder name -> (version, build(out_dir) function)
-BUILDERS: dict[str, tuple[str, Callable[[Path], object]]] = {
-    "tiny": (tiny.VERSION, lambda out: tiny.build(out)),
-}
+
+@dataclass(frozen=True)
+class ModelBuilder:
+    name: str
+    version: str  # part of the cache folder's name: bump it whenever the build changes
+    build: Callable[[Path], object]  # writes a save_pretrained folder, MANIFEST last
+
+
+BuildFn = Callable[[Path], object]
+
+
+def model_builder(name: str, version: str) -> Callable[[BuildFn], BuildFn]:
+    """Register ``build(out_dir)`` as the builder ``model.builder=name`` (cached per version)."""
+
+    def decorate(build: BuildFn) -> BuildFn:
+        entry = ModelBuilder(name, version, build)
+
+        def factory() -> ModelBuilder:
+            return entry
+
+        factory.__module__ = build.__module__  # the registry attributes the plug-in to its module
+        registry.register("model_builder", name)(factory)
+        return build
+
+    return decorate
+
+
+def get_builder(name: str) -> ModelBuilder:
+    return registry.load("model_builder", name)()
 
 
 def built_model_dir(builder: str, cache_dir: str | Path) -> Path:
     """Where a built model lives (or will live) in the cache."""
-    version, _ = BUILDERS[builder]
-    return Path(cache_dir).expanduser() / "models" / f"{builder}-{version}"
+    return Path(cache_dir).expanduser() / "models" / f"{builder}-{get_builder(builder).version}"
 
 
-def _build_once(builder: str, cache_dir: str | Path) -> Path:
-    final = built_model_dir(builder, cache_dir)
-    if (final / tiny.MANIFEST).is_file():
+def _build_once(name: str, cache_dir: str | Path) -> Path:
+    builder = get_builder(name)
+    final = built_model_dir(name, cache_dir)
+    if (final / MANIFEST).is_file():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     lock_path = final.parent / f".{final.name}.lock"
     with open(lock_path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # other builders wait here, then find it built
-        if (final / tiny.MANIFEST).is_file():
+        if (final / MANIFEST).is_file():
             return final
         if final.exists():  # a folder without a manifest is left from a broken build
             shutil.rmtree(final)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.build-"))
-        logger.warning("building base model '%s' into %s (once; about a minute on CPU)", builder, final)
+        logger.warning("building base model '%s' into %s (once; about a minute on CPU)", name, final)
         try:
-            _, build = BUILDERS[builder]
-            build(tmp)
+            builder.build(tmp)
             os.chmod(tmp, 0o755)  # mkdtemp makes it private; runs and sandboxes read it
             os.rename(tmp, final)
         except BaseException:
@@ -91,18 +116,16 @@ def _from_hub(hf_id: str) -> Path:
 def resolve_base_model(model: ModelSpec, cache_dir: str | Path) -> Path:
     """The folder holding the base model's weights and tokenizer, building or fetching it once."""
     if model.builder:
-        if model.builder not in BUILDERS:
-            raise ValueError(
-                f"model '{model.name}': unknown builder '{model.builder}'; accepted builders: "
-                f"{', '.join(sorted(BUILDERS))} (or set hf_id instead)"
-            )
+        registry.lookup("model_builder", model.builder)  # an unknown name lists the known ones
         return _build_once(model.builder, cache_dir)
     if model.hf_id:
         return _from_hub(model.hf_id)
     raise ValueError(
         f"model '{model.name}' names neither a builder nor an hf_id; set builder to one of "
-        f"{', '.join(sorted(BUILDERS))}, or hf_id to a Hugging Face repository id"
+        f"{registry.names('model_builder')}, or hf_id to a Hugging Face repository id"
     )
 
 
-__all__ = ["BUILDERS", "built_model_dir", "resolve_base_model", "resolve_hub_model"]
+from ptb.models import tiny as _tiny  # noqa: E402,F401  (registers the tiny builder)
+
+__all__ = ["MANIFEST", "ModelBuilder", "built_model_dir", "get_builder", "model_builder", "resolve_base_model", "resolve_hub_model"]

@@ -23,12 +23,13 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ptb.models import MANIFEST, model_builder
+
 VERSION = "v2"  # bump whenever anything below changes what gets built
 SEED = 1234
 # One thread, always: float sums (and so the weights) may differ with the thread count, and a
 # multi-threaded torch slows down several times over when other processes share the cores.
 THREADS = 1
-MANIFEST = "ptb_model.json"
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +184,7 @@ def _lr(step: int, steps: int) -> float:
     return LR * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+@model_builder("tiny", version=VERSION)
 def build(out_dir: str | Path, steps: int = STEPS, log: Callable[[str], None] = logger.info) -> dict:
     """Build the tiny model into `out_dir` (created; must not hold another model).
 

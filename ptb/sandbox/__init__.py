@@ -10,16 +10,18 @@
     if sandbox.warning: ...                   # put it in solve.log
 
     result = run_python(untrusted_code, timeout_s=10)   # generated code (humaneval), never on the host
+
+Kinds are ``sandbox`` plug-ins (`ptb.registry`): ``bwrap``, ``none`` and ``auto``; a new backend is
+a `Sandbox` subclass decorated with ``@sandbox_kind("name")``.
 """
 
-from ptb.sandbox.base import Sandbox, SandboxRequest
+from ptb.sandbox.auto import make_sandbox  # registers auto; bwrap and none register on import
+from ptb.sandbox.base import Sandbox, SandboxRequest, sandbox_kind
 from ptb.sandbox.bwrap import BwrapSandbox, bwrap_probe, bwrap_works
 from ptb.sandbox.code_exec import ExecResult, SandboxUnavailable, run_python
 from ptb.sandbox.direct import DirectSandbox
-from ptb.sandbox.make import SANDBOX_KINDS, make_sandbox
 
 __all__ = [
-    "SANDBOX_KINDS",
     "BwrapSandbox",
     "DirectSandbox",
     "ExecResult",
@@ -30,4 +32,5 @@ __all__ = [
     "bwrap_works",
     "make_sandbox",
     "run_python",
+    "sandbox_kind",
 ]

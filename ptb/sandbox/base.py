@@ -1,10 +1,19 @@
-"""What a sandbox is asked to run, and the interface every backend implements."""
+"""What a sandbox is asked to run, the interface every backend implements, and its decorator."""
 
 from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Callable, Mapping, TypeVar
+
+from ptb import registry
+
+F = TypeVar("F", bound=Callable[..., "Sandbox"])
+
+
+def sandbox_kind(name: str) -> Callable[[F], F]:
+    """Register a Sandbox class (or a function returning a Sandbox) as ``sandbox.kind=name``."""
+    return registry.register("sandbox", name)
 
 
 @dataclass(frozen=True)

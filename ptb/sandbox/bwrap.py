@@ -20,7 +20,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ptb.sandbox.base import Sandbox, SandboxRequest
+from ptb.sandbox.base import Sandbox, SandboxRequest, sandbox_kind
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ def _keeper_command() -> list[str]:
     return [os.path.realpath(sys.executable), "-I", "-S", str(KEEPER)]
 
 
+@sandbox_kind("bwrap")
 class BwrapSandbox(Sandbox):
     kind = "bwrap"
     warning = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from ptb.sandbox.base import Sandbox, SandboxRequest
+from ptb.sandbox.base import Sandbox, SandboxRequest, sandbox_kind
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +20,7 @@ NO_ISOLATION = (
 )
 
 
+@sandbox_kind("none")
 class DirectSandbox(Sandbox):
     kind = "none"
     launcher_names = frozenset()

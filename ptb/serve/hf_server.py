@@ -50,7 +50,7 @@ from transformers import (
     StoppingCriteriaList,
 )
 
-from ptb.serve.tool_calls import TOOL_PARSERS, parse_tool_calls
+from ptb.serve.tool_calls import parse_tool_calls, tool_parser_names
 
 log = logging.getLogger("ptb.serve.hf_server")
 
@@ -94,7 +94,7 @@ class ChatRequest:
     """A parsed chat request: what to generate, and how to read tool calls from the reply."""
 
     generation: GenerationRequest
-    reply_parser: str | None  # a TOOL_PARSERS name when the reply may hold tool calls, else None
+    reply_parser: str | None  # a tool_parser plug-in name when the reply may hold tool calls, else None
 
 
 @dataclass(frozen=True)
@@ -394,7 +394,7 @@ def _reply_parser(body: dict[str, Any], tools: list[dict[str, Any]] | None, tool
     if tool_parser is None:
         raise RequestError(
             "tool_choice 'auto' needs a tool call parser, and this server was started without one: "
-            f"start it with --tool-call-parser ({' or '.join(TOOL_PARSERS)}), or send tool_choice 'none'"
+            f"start it with --tool-call-parser ({' or '.join(tool_parser_names())}), or send tool_choice 'none'"
         )
     return tool_parser
 
@@ -478,10 +478,10 @@ def make_server(
     host: str, port: int, model: ChatModel, batcher: MicroBatcher, served_model_name: str,
     tool_parser: str | None = None,
 ) -> ThreadingHTTPServer:
-    """The HTTP server around a model and its batcher; `tool_parser` (a TOOL_PARSERS name) reads
+    """The HTTP server around a model and its batcher; `tool_parser` (a tool_parser plug-in name) reads
     tool calls out of replies to requests with tools."""
-    if tool_parser is not None and tool_parser not in TOOL_PARSERS:
-        raise ValueError(f"tool_parser={tool_parser!r} is invalid: expected one of {TOOL_PARSERS}")
+    if tool_parser is not None and tool_parser not in tool_parser_names():
+        raise ValueError(f"tool_parser={tool_parser!r} is unknown; accepted: {tool_parser_names()}")
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive: clients reuse their connections
@@ -563,7 +563,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="torch CPU threads (default: $OMP_NUM_THREADS, else 1)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto (cuda when visible)")
-    parser.add_argument("--tool-call-parser", default=None, choices=TOOL_PARSERS,
+    parser.add_argument("--tool-call-parser", default=None, choices=tool_parser_names(),
                         help="read tool calls out of replies to requests with tools (as vLLM's parser of that name)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")

@@ -4,17 +4,14 @@
     ...  # point an OpenAI client / inspect-ai at handle.base_url, model handle.model_name
     handle.stop()
 
-Backends: ``hf`` runs ``ptb.serve.hf_server`` (transformers on CPU, small models); ``vllm`` runs
-``vllm serve`` (GPU). ``tool_parser`` ("hermes" or "pythonic", for tasks with tools) makes either
-read tool calls out of replies: ``--tool-call-parser X`` for hf, ``--enable-auto-tool-choice
---tool-call-parser X`` for vLLM. Either way the server runs as a subprocess in its own session on
-127.0.0.1, always with the harness chat template, and ``start_server`` returns only once
-``/health`` answers. vLLM is an optional extra and is never imported here: it is only looked up.
+The backend is a ``serve_backend`` plug-in (`ptb.serve.backends`: ``hf`` on CPU, ``vllm`` on GPU)
+that builds the command; here the server runs as a subprocess in its own session on 127.0.0.1,
+always with the harness chat template, and ``start_server`` returns only once ``/health``
+answers.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import signal
@@ -28,14 +25,11 @@ import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Self
+from typing import Self
 
+from ptb import registry
 from ptb.paths import PROJECT_ROOT
-from ptb.serve.tool_calls import TOOL_PARSERS
-
-Backend = Literal["hf", "vllm"]
-BACKENDS: tuple[str, ...] = ("hf", "vllm")
-HOST = "127.0.0.1"
+from ptb.serve.backends import HOST, check_tool_parser
 
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "model*.safetensors.index.json", "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tiktoken.model")
@@ -48,10 +42,6 @@ class ServerStartError(RuntimeError):
 
 class CheckpointError(ValueError):
     """A checkpoint folder misses files a server needs to load it."""
-
-
-class BackendUnavailable(RuntimeError):
-    """The requested backend is not installed here."""
 
 
 @dataclass(frozen=True)
@@ -139,63 +129,6 @@ def check_checkpoint_files(model_path: str | os.PathLike) -> None:
         raise CheckpointError(f"checkpoint {path} is incomplete; missing: " + "; ".join(missing))
 
 
-def vllm_available() -> bool:
-    return importlib.util.find_spec("vllm") is not None
-
-
-def require_vllm() -> None:
-    if not vllm_available():
-        raise BackendUnavailable(
-            "backend 'vllm' needs vLLM, which is not installed in this environment; "
-            "install the gpu extra: pip install -e .[gpu]   (or use backend 'hf' on CPU)"
-        )
-
-
-def _check_tool_parser(tool_parser: str | None) -> None:
-    if tool_parser is not None and tool_parser not in TOOL_PARSERS:
-        raise ValueError(f"tool_parser={tool_parser!r} is invalid: expected one of {TOOL_PARSERS} or None")
-
-
-def hf_command(model_path: str | os.PathLike, template_path: str | os.PathLike, port: int,
-               served_model_name: str = "final_model", extra_args: Sequence[str] = (),
-               tool_parser: str | None = None) -> list[str]:
-    _check_tool_parser(tool_parser)
-    return [
-        sys.executable, "-m", "ptb.serve.hf_server",
-        "--model", str(model_path),
-        "--chat-template", str(template_path),
-        "--served-model-name", served_model_name,
-        "--host", HOST,
-        "--port", str(port),
-        *(["--tool-call-parser", tool_parser] if tool_parser else []),
-        *extra_args,
-    ]
-
-
-def vllm_command(model_path: str | os.PathLike, template_path: str | os.PathLike, port: int,
-                 served_model_name: str = "final_model", gpu_memory_utilization: float = 0.9,
-                 max_model_len: int | None = None, extra_args: Sequence[str] = (),
-                 tool_parser: str | None = None) -> list[str]:
-    """``vllm serve`` with the harness template forced, on localhost only; with `tool_parser`,
-    replies to requests with tools are read for tool calls by vLLM's parser of that name."""
-    _check_tool_parser(tool_parser)
-    beside_python = Path(sys.executable).parent / "vllm"
-    exe = str(beside_python) if beside_python.exists() else "vllm"
-    cmd = [
-        exe, "serve", str(model_path),
-        "--chat-template", str(template_path),
-        "--served-model-name", served_model_name,
-        "--host", HOST,
-        "--port", str(port),
-        "--gpu-memory-utilization", str(gpu_memory_utilization),
-    ]
-    if max_model_len is not None:
-        cmd += ["--max-model-len", str(max_model_len)]
-    if tool_parser is not None:
-        cmd += ["--enable-auto-tool-choice", "--tool-call-parser", tool_parser]
-    return cmd + list(extra_args)
-
-
 def _server_env(extra: dict[str, str] | None) -> dict[str, str]:
     """The caller's environment, with ptb importable even when it is not pip-installed."""
     env = {**os.environ, **(extra or {})}
@@ -228,7 +161,7 @@ def _healthy(url: str) -> bool:
 def start_server(
     model_path: str | os.PathLike,
     template_path: str | os.PathLike,
-    backend: Backend,
+    backend: str,
     port: int | None = None,
     served_model_name: str = "final_model",
     log_file: str | os.PathLike | None = None,
@@ -245,25 +178,19 @@ def start_server(
     process exits or does not become healthy within `startup_timeout` seconds.
     `exit_with_parent` runs the server under `ptb.serve.guard`, which ends it when the calling
     process dies, so a lost evaluation actor leaves no server (and no GPU memory) behind.
-    `tool_parser` (one of TOOL_PARSERS) turns tool calls in replies into OpenAI `tool_calls`.
+    `tool_parser` (a ``tool_parser`` plug-in name) turns tool calls in replies into OpenAI `tool_calls`.
     """
-    if backend not in BACKENDS:
-        raise ValueError(f"backend={backend!r} is invalid: expected one of {BACKENDS}")
-    _check_tool_parser(tool_parser)
+    server = registry.load("serve_backend", backend, where="backend")()
+    check_tool_parser(tool_parser)
     model_path = Path(model_path).absolute()
     template_path = Path(template_path).absolute()
     check_checkpoint_files(model_path)
     if not template_path.is_file():
         raise FileNotFoundError(f"chat template {template_path} does not exist")
     port = port or free_port()
-    if backend == "vllm":
-        require_vllm()
-        cmd = vllm_command(model_path, template_path, port, served_model_name, extra_args=extra_args,
-                           tool_parser=tool_parser)
-        timeout = startup_timeout or 1200.0
-    else:
-        cmd = hf_command(model_path, template_path, port, served_model_name, extra_args, tool_parser=tool_parser)
-        timeout = startup_timeout or 300.0
+    server.require()
+    cmd = server.command(model_path, template_path, port, served_model_name, extra_args, tool_parser=tool_parser)
+    timeout = startup_timeout or server.startup_timeout_s
     if exit_with_parent:
         cmd = [sys.executable, "-m", "ptb.serve.guard", "--parent-pid", str(os.getpid()), "--", *cmd]
     if log_file is None:

@@ -16,7 +16,8 @@ Parsers (chosen per model family, see conf/model/*.yaml ``tool_parser``):
   Arguments must be keyword arguments with literal values (strings, numbers, True/False/None,
   lists, tuples, dicts with string keys); anything else makes the whole reply plain content.
 
-Only the standard library is used, so the launcher can import TOOL_PARSERS without torch.
+Each parser is a ``tool_parser`` plug-in (`ptb.registry`): adding a format is one decorated
+function. Only the standard library is used, so the planner imports this without torch.
 """
 
 from __future__ import annotations
@@ -25,9 +26,20 @@ import ast
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-TOOL_PARSERS: tuple[str, ...] = ("hermes", "pythonic")
+from ptb import registry
+
+ToolCallParser = Callable[[str], "ParsedReply"]
+
+
+def tool_parser(name: str) -> Callable[[ToolCallParser], ToolCallParser]:
+    """Register a function ``reply text -> ParsedReply`` as the tool-call parser ``name``."""
+    return registry.register("tool_parser", name)
+
+
+def tool_parser_names() -> list[str]:
+    return registry.names("tool_parser")
 
 
 @dataclass(frozen=True)
@@ -44,11 +56,8 @@ class ParsedReply:
 
 def parse_tool_calls(text: str, parser: str) -> ParsedReply:
     """Split a reply into its tool calls and the remaining text, with the named parser."""
-    if parser == "hermes":
-        return _parse_hermes(text)
-    if parser == "pythonic":
-        return _parse_pythonic(text)
-    raise ValueError(f"unknown tool call parser {parser!r}: expected one of {TOOL_PARSERS}")
+    parse: ToolCallParser = registry.load("tool_parser", parser, where="tool_parser")
+    return parse(text)
 
 
 def _plain(text: str) -> ParsedReply:
@@ -77,6 +86,7 @@ def _hermes_call(body: str) -> ToolCall | None:
     return ToolCall(name=obj["name"], arguments=arguments)
 
 
+@tool_parser("hermes")
 def _parse_hermes(text: str) -> ParsedReply:
     calls: list[ToolCall] = []
     kept: list[str] = []
@@ -129,6 +139,7 @@ def _literal(node: ast.expr) -> Any:
     raise _NotALiteral(type(node).__name__)
 
 
+@tool_parser("pythonic")
 def _parse_pythonic(text: str) -> ParsedReply:
     source = text.strip()
     fenced = _FENCE.match(source)

@@ -15,7 +15,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from ptb.data import DataUnavailable
-from ptb.tasks import load_task_module
+from ptb.plugins import load_task_module
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "hub" / "math-ai" / "aime25" / "test.jsonl"
 

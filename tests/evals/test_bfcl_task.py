@@ -17,7 +17,7 @@ from inspect_ai.model import ChatMessageAssistant, ModelOutput, ModelUsage, get_
 from inspect_ai.tool import ToolCall
 
 from ptb.data import DataUnavailable
-from ptb.tasks import load_task_module
+from ptb.plugins import load_task_module
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "hub" / "gorilla-llm" / "Berkeley-Function-Calling-Leaderboard" / "BFCL_v3_exec_simple.json"
 IDS = [f"exec_simple_{i}" for i in range(8)]

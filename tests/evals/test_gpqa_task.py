@@ -22,7 +22,7 @@ from inspect_ai.log import read_eval_log
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from ptb.data import DataUnavailable
-from ptb.tasks import load_task_module
+from ptb.plugins import load_task_module
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "hub" / "Idavidrein" / "gpqa" / "gpqa_main.csv"
 

@@ -17,7 +17,7 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from ptb.data import DataUnavailable
-from ptb.tasks import load_task_module
+from ptb.plugins import load_task_module
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "hub" / "openai" / "gsm8k" / "main"
 TRAIN_ANSWERS = ["12", "90", "9", "2200", "30", "150", "12", "-3", "7", "14", "99", "35"]

@@ -31,10 +31,10 @@ from inspect_ai.solver import generate
 from scripted_grader import ScriptedGrader, message_text  # tests/scripted_grader.py
 
 from ptb.data import DataUnavailable, UrlFile
-from ptb.evaluation.grader import GraderUnavailable
+from ptb.tasks.grader import GraderUnavailable
 from ptb.paths import EVALS_DIR
 from ptb.records import LadderStep, TaskSpec
-from ptb.tasks import load_task_module
+from ptb.plugins import load_task_module
 
 URL = "https://openaipublic.blob.core.windows.net/simple-evals/healthbench/2025-05-07-06-14-12_oss_eval.jsonl"
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "urls" / URL.removeprefix("https://")

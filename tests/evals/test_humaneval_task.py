@@ -19,7 +19,7 @@ from inspect_ai.model import ModelOutput, ModelUsage, get_model
 from ptb.data import DataUnavailable
 from ptb.sandbox import code_exec
 from ptb.sandbox.code_exec import SandboxUnavailable, run_python, sandbox_probe
-from ptb.tasks import load_task_module
+from ptb.plugins import load_task_module
 
 FIXTURE = (
     Path(__file__).resolve().parents[1] / "fixtures" / "hub" / "openai" / "openai_humaneval"

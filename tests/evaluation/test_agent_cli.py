@@ -14,6 +14,7 @@ import pytest
 from ptb.io import to_jsonable
 from ptb.paths import EVALS_DIR, template_path
 from ptb.records import LadderStep, TaskSpec
+from ptb.tasks.evaluate_script import evaluate_script
 
 CHATML = template_path("chatml").read_text()  # the harness's own template
 ARITH = TaskSpec(
@@ -26,7 +27,7 @@ ARITH = TaskSpec(
 def workspace(tmp_path) -> Path:
     ws = tmp_path / "ws"
     (ws / "templates").mkdir(parents=True)
-    shutil.copy2(EVALS_DIR / "arith" / "evaluate.py", ws / "evaluate.py")
+    (ws / "evaluate.py").write_text(evaluate_script(ARITH))  # what prepare writes
     (ws / "templates" / "chatml.jinja").write_text(CHATML)
     (ws / "ptb_eval.json").write_text(json.dumps({"task": to_jsonable(ARITH), "template": "templates/chatml.jinja"}))
     return ws
@@ -85,7 +86,7 @@ def test_llm_graded_task_asks_for_a_grader_of_the_agents_own_before_serving_anyt
     grader given on the command line it gets past that check."""
     from hydra import compose, initialize_config_dir
 
-    from ptb.config import build_task
+    from ptb.plan import build_task
     from ptb.evaluation import agent_cli
     from ptb.paths import CONF_DIR
 

@@ -1,4 +1,4 @@
-"""ptb.evaluation.answers: the final numeric answer of a reply, and the numeric_answer scorer."""
+"""ptb.tasks.answers: the final numeric answer of a reply, and the numeric_answer scorer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from inspect_ai.model import ModelOutput
 from inspect_ai.scorer import CORRECT, INCORRECT, Target
 from inspect_ai.solver import TaskState
 
-from ptb.evaluation.answers import (
+from ptb.tasks.answers import (
     extract_numeric_answer,
     format_number,
     numbers_in,

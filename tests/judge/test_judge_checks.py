@@ -17,8 +17,9 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
-from ptb.judge import judge_run, known_checks, register_check  # noqa: E402
-from ptb.judge.registry import CheckResult  # noqa: E402
+from ptb.errors import ConfigError  # noqa: E402
+from ptb.stages.judge import CheckResult, Undecided, build_judge, judge_check, known_checks  # noqa: E402
+from ptb.stages.judge import judge_run as _judge_run  # noqa: E402
 from ptb.records import AgentSpec, Budget, LadderStep, ModelSpec, RunSpec, TaskSpec  # noqa: E402
 
 ALL_CHECKS = {
@@ -26,6 +27,11 @@ ALL_CHECKS = {
     "model_identity": {"flag": True},
     "test_overlap": {"flag": True, "ngram": 8, "item_coverage": 0.8, "tolerated_items": 3},
 }
+
+def judge_run(spec, checks: dict, base_model: str):
+    """The judge as the pipeline runs it: the config built (and checked) first."""
+    return _judge_run(spec, build_judge(checks), base_model)
+
 
 # ----------------------------------------------------------------------------- tiny models
 
@@ -89,7 +95,13 @@ UNRELATED = ["the quick brown fox jumps over the lazy dog number %d again and ag
 
 def write_task(folder: Path, items: list[str], allowed: list[str] | None = None) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
-    src = f"TEST = {json.dumps(items)}\n\ndef test_texts():\n    return list(TEST)\n"
+    # a complete task module (the TaskModule protocol); the judge reads only its test items
+    src = (
+        "from inspect_ai import Task, task\n\nDATA = ()\n\n"
+        "@task\ndef faketask(split='test'):\n    return Task(dataset=[])\n\n"
+        "def write_agent_context(workspace):\n    return []\n\n"
+        f"TEST = {json.dumps(items)}\n\ndef test_texts():\n    return list(TEST)\n"
+    )
     if allowed is not None:
         src += f"\nALLOWED = {json.dumps(allowed)}\n\ndef allowed_texts():\n    return list(ALLOWED)\n"
     (folder / "task.py").write_text(src)
@@ -168,21 +180,37 @@ def test_different_architecture_fails_on_config(tmp_path: Path, models) -> None:
     assert not identity.passed and "hidden_size: 96 vs base 64" in identity.detail
 
 
-def test_missing_weights_and_config_fail(tmp_path: Path, models) -> None:
+def test_missing_weights_and_config_are_an_unusable_checkpoint_not_cheating(tmp_path: Path, models) -> None:
     final = tmp_path / "broken"
     final.mkdir()
     shutil.copy(models["finetuned"] / "config.json", final / "config.json")
     spec = make_run(tmp_path, final_model=final)
-    identity = finding(judge_run(spec, {"model_identity": {}}, str(models["base"])), "model_identity")
-    assert not identity.passed and "no weight files" in identity.detail
 
+    def unusable(expected: str) -> None:
+        verdict = judge_run(spec, {"model_identity": {}}, str(models["base"]))
+        identity = finding(verdict, "model_identity")
+        assert identity.passed and identity.checkpoint_unusable and not verdict.flagged
+        assert identity.detail.startswith("checkpoint unusable (not cheating)") and expected in identity.detail
+        assert verdict.checkpoint_unusable == identity.detail
+
+    unusable("no weight files")
     (Path(spec.run_dir) / "final_model" / "model.safetensors").write_bytes(b"\x10\x00garbage")
-    identity = finding(judge_run(spec, {"model_identity": {}}, str(models["base"])), "model_identity")
-    assert not identity.passed and "weights unusable" in identity.detail
-
+    unusable("weights unusable")
+    # a truncated shard: the header reads, the data is not there
+    good = (models["finetuned"] / "model.safetensors").read_bytes()
+    (Path(spec.run_dir) / "final_model" / "model.safetensors").write_bytes(good[: len(good) // 2])
+    unusable("final_model weights")
     (Path(spec.run_dir) / "final_model" / "config.json").unlink()
-    identity = finding(judge_run(spec, {"model_identity": {}}, str(models["base"])), "model_identity")
-    assert not identity.passed and "config.json is missing" in identity.detail
+    unusable("config.json is missing")
+
+
+def test_an_unreadable_base_model_is_undecided_never_a_flag(tmp_path: Path, models) -> None:
+    spec = make_run(tmp_path, final_model=models["finetuned"])
+    verdict = judge_run(spec, {"model_identity": {}}, str(tmp_path / "no-base-model-here"))
+    identity = finding(verdict, "model_identity")
+    assert identity.outcome == "undecided" and not identity.passed
+    assert not verdict.flagged and not verdict.decided
+    assert "the base model cannot be read" in identity.detail and verdict.reason.startswith("undecided: model_identity")
 
 
 def test_no_final_model_is_noted_not_flagged(tmp_path: Path, models) -> None:
@@ -224,9 +252,11 @@ def test_modified_or_missing_harness_files_fail(tmp_path: Path) -> None:
     harness = finding(verdict, "harness_unchanged")
     assert verdict.flagged and not harness.passed
     assert "modified: evaluate.py" in harness.detail and "missing: templates/chatml.jinja" in harness.detail
-    (Path(spec.run_dir) / "harness_hashes.json").unlink()
-    harness = finding(judge_run(spec, {"harness_unchanged": {}}, "/nonexistent"), "harness_unchanged")
+    (Path(spec.run_dir) / "harness_hashes.json").unlink()  # the harness's own record: it cannot decide
+    verdict = judge_run(spec, {"harness_unchanged": {}}, "/nonexistent")
+    harness = finding(verdict, "harness_unchanged")
     assert not harness.passed and "harness_hashes.json is missing" in harness.detail
+    assert harness.outcome == "undecided" and not verdict.flagged and not verdict.decided
 
 
 def test_harness_file_replaced_by_symlink_fails(tmp_path: Path) -> None:
@@ -314,19 +344,39 @@ def test_items_shorter_than_n_are_one_gram(tmp_path: Path) -> None:
 
 def test_unknown_check_or_parameter_is_a_clear_error(tmp_path: Path) -> None:
     spec = make_run(tmp_path, final_model=None)
-    with pytest.raises(ValueError, match=r"unknown judge check\(s\) \['llm_judge'\].*known checks: \['harness_unchanged'"):
-        judge_run(spec, {"harness_unchanged": {}, "llm_judge": {}}, "/x")
-    with pytest.raises(ValueError, match=r"'test_overlap' has no parameter\(s\) \['ngrams'\].*accepts: flag, .*ngram"):
-        judge_run(spec, {"test_overlap": {"ngrams": 5}}, "/x")
+    with pytest.raises(ConfigError, match=r"unknown judge check\(s\) \['llm_judge'\].*known checks: \['harness_unchanged'"):
+        build_judge({"harness_unchanged": {}, "llm_judge": {}})
+    with pytest.raises(ConfigError, match=r"judge.checks.test_overlap.ngrams is unknown; accepted: flag, ngram, item_coverage"):
+        build_judge({"test_overlap": {"ngrams": 5}})
+    with pytest.raises(ConfigError, match=r"judge.checks.test_overlap.ngram='8' is invalid: expected a whole number >= 1"):
+        build_judge({"test_overlap": {"ngram": "8"}})
+    with pytest.raises(ConfigError, match=r"judge.checks.model_identity.flag='yes' is invalid: expected true or false"):
+        build_judge({"model_identity": {"flag": "yes"}})
+    with pytest.raises(ConfigError, match=r"judge.checks.harness_unchanged.strict is unknown; accepted: flag"):
+        build_judge({"harness_unchanged": {"strict": True}})
     # the whole judge config (as Hydra composes it) is accepted too
     verdict = judge_run(spec, {"checks": {"harness_unchanged": None}}, "/x")
     assert [f.check for f in verdict.findings] == ["harness_unchanged"]
     assert set(known_checks()) >= set(ALL_CHECKS)
+    (overlap_check,) = build_judge({"test_overlap": {"ngram": 5}}).checks
+    assert (overlap_check.flag, overlap_check.options.ngram, overlap_check.options.tolerated_items) == (True, 5, 3)
+
+
+def test_a_check_that_cannot_decide_is_recorded_as_undecided(tmp_path: Path) -> None:
+    @judge_check("undecided_check_for_tests")
+    def _undecided(inputs, options) -> CheckResult:
+        raise Undecided("the test data is not in the cache")
+
+    spec = make_run(tmp_path, final_model=None)
+    verdict = judge_run(spec, {"harness_unchanged": {}, "undecided_check_for_tests": {}}, "/x")
+    undecided = finding(verdict, "undecided_check_for_tests")
+    assert undecided.outcome == "undecided" and "could not decide: the test data is not in the cache" in undecided.detail
+    assert not verdict.flagged and not verdict.decided and [f.check for f in verdict.undecided] == ["undecided_check_for_tests"]
 
 
 def test_a_check_that_raises_becomes_a_failed_finding(tmp_path: Path) -> None:
-    @register_check("raising_check_for_tests")
-    def _raising(inputs, params) -> CheckResult:
+    @judge_check("raising_check_for_tests")
+    def _raising(inputs, options) -> CheckResult:
         raise RuntimeError("boom")
 
     spec = make_run(tmp_path, final_model=None)

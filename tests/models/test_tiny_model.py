@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoConfig, AutoTokenizer, GenerationConfig
 
-from ptb import models
-from ptb.models import resolve_base_model, tiny
+from ptb.models import MANIFEST, model_builder, resolve_base_model, tiny
 from ptb.paths import TEMPLATES_DIR
 from ptb.records import ModelSpec
 
@@ -20,7 +19,7 @@ from ptb.records import ModelSpec
 def test_a_model_with_neither_builder_nor_hf_id_is_rejected_with_the_accepted_builders(tmp_path):
     with pytest.raises(ValueError, match="neither a builder nor an hf_id.*tiny"):
         resolve_base_model(ModelSpec(name="x", template="chatml"), tmp_path)
-    with pytest.raises(ValueError, match="unknown builder 'huge'.*accepted builders: tiny"):
+    with pytest.raises(ValueError, match=r"model.builder='huge' is unknown; accepted: \[.*'tiny'"):
         resolve_base_model(ModelSpec(name="x", template="chatml", builder="huge"), tmp_path)
 
 
@@ -33,7 +32,7 @@ def test_an_hf_model_missing_from_the_offline_cache_says_how_to_fetch_it(tmp_pat
 
 def test_tiny_model_folder_manifest_and_special_tokens(tiny_model_dir: Path, ptb_test_cache: Path):
     assert tiny_model_dir == ptb_test_cache / "models" / f"tiny-{tiny.VERSION}"
-    manifest = json.loads((tiny_model_dir / tiny.MANIFEST).read_text())
+    manifest = json.loads((tiny_model_dir / MANIFEST).read_text())
     assert manifest["version"] == tiny.VERSION and manifest["steps"] == tiny.STEPS
     assert 500_000 <= manifest["params"] <= 3_000_000
     weights = (tiny_model_dir / "model.safetensors").read_bytes()
@@ -93,19 +92,33 @@ def test_two_builds_give_identical_weights(tmp_path):
     assert first["steps"] == 3 and first["params"] == second["params"]
 
 
+# A builder registered for these tests (the real decorator); each test chooses what it does.
+FAKE_BUILD = {"fn": None}
+model_builder("fake", version="vtest")(lambda out: FAKE_BUILD["fn"](out))
+FAKE = ModelSpec(name="fake", template="chatml", builder="fake")
+
+
+@pytest.fixture
+def fake_build(monkeypatch):
+    def use(fn) -> None:
+        monkeypatch.setitem(FAKE_BUILD, "fn", fn)
+
+    return use
+
+
 def _slow_builder(out: Path) -> None:
     with open(out.parent.parent / "builds.log", "a") as log:
         log.write("built\n")
     time.sleep(0.5)  # long enough that the other processes queue on the lock
-    (out / tiny.MANIFEST).write_text("{}")
+    (out / MANIFEST).write_text("{}")
 
 
 def _resolve_in_child(cache: str, queue) -> None:
-    queue.put(str(resolve_base_model(ModelSpec(name="tiny", template="chatml", builder="tiny"), cache)))
+    queue.put(str(resolve_base_model(FAKE, cache)))
 
 
-def test_concurrent_processes_build_once_and_share_the_folder(tmp_path, monkeypatch):
-    monkeypatch.setitem(models.BUILDERS, "tiny", ("vtest", _slow_builder))
+def test_concurrent_processes_build_once_and_share_the_folder(tmp_path, fake_build):
+    fake_build(_slow_builder)
     context = multiprocessing.get_context("fork")  # the children inherit the fake builder
     queue = context.Queue()
     children = [context.Process(target=_resolve_in_child, args=(str(tmp_path), queue)) for _ in range(3)]
@@ -115,33 +128,33 @@ def test_concurrent_processes_build_once_and_share_the_folder(tmp_path, monkeypa
         child.join(timeout=60)
         assert child.exitcode == 0
     paths = {queue.get(timeout=5) for _ in children}
-    assert paths == {str(tmp_path / "models" / "tiny-vtest")}
+    assert paths == {str(tmp_path / "models" / "fake-vtest")}
     assert (tmp_path / "builds.log").read_text() == "built\n"
     assert not [p for p in (tmp_path / "models").iterdir() if ".build-" in p.name]  # no leftovers
     # a later call finds it built and does not build again
-    resolve_base_model(ModelSpec(name="tiny", template="chatml", builder="tiny"), tmp_path)
+    resolve_base_model(FAKE, tmp_path)
     assert (tmp_path / "builds.log").read_text() == "built\n"
 
 
-def test_a_failed_build_leaves_nothing_and_the_next_call_builds(tmp_path, monkeypatch):
+def test_a_failed_build_leaves_nothing_and_the_next_call_builds(tmp_path, fake_build):
     def broken(out: Path) -> None:
         (out / "half.bin").write_text("x")
         raise RuntimeError("disk full")
 
-    monkeypatch.setitem(models.BUILDERS, "tiny", ("vtest", broken))
-    spec = ModelSpec(name="tiny", template="chatml", builder="tiny")
+    fake_build(broken)
+    spec = FAKE
     with pytest.raises(RuntimeError, match="disk full"):
         resolve_base_model(spec, tmp_path)
-    assert [p.name for p in (tmp_path / "models").iterdir()] == [".tiny-vtest.lock"]
-    monkeypatch.setitem(models.BUILDERS, "tiny", ("vtest", lambda out: (out / tiny.MANIFEST).write_text("{}")))
-    assert (resolve_base_model(spec, tmp_path) / tiny.MANIFEST).is_file()
+    assert [p.name for p in (tmp_path / "models").iterdir()] == [".fake-vtest.lock"]
+    fake_build(lambda out: (out / MANIFEST).write_text("{}"))
+    assert (resolve_base_model(spec, tmp_path) / MANIFEST).is_file()
 
 
-def test_cache_dir_with_tilde_is_expanded(tmp_path, monkeypatch):
+def test_cache_dir_with_tilde_is_expanded(tmp_path, monkeypatch, fake_build):
     monkeypatch.setenv("HOME", str(tmp_path))
-    monkeypatch.setitem(models.BUILDERS, "tiny", ("vtest", lambda out: (out / tiny.MANIFEST).write_text("{}")))
-    folder = resolve_base_model(ModelSpec(name="tiny", template="chatml", builder="tiny"), "~/cache")
-    assert folder == tmp_path / "cache" / "models" / "tiny-vtest"
+    fake_build(lambda out: (out / MANIFEST).write_text("{}"))
+    folder = resolve_base_model(FAKE, "~/cache")
+    assert folder == tmp_path / "cache" / "models" / "fake-vtest"
 
 
 def test_base_model_knows_arithmetic_prose_but_not_the_chat_format(tiny_model_dir, arith_greedy_accuracy):

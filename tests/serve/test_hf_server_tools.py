@@ -197,7 +197,7 @@ def test_unsupported_tool_requests_are_refused_with_a_clear_message(serve):
 
 
 def test_make_server_rejects_an_unknown_parser():
-    with pytest.raises(ValueError, match="expected one of"):
+    with pytest.raises(ValueError, match=r"tool_parser='json' is unknown; accepted: \['hermes', 'pythonic'\]"):
         make_server(HOST, free_port(), ScriptedChatModel("qwen3"), None, "final_model", "json")  # type: ignore[arg-type]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ptb.serve.tool_calls import TOOL_PARSERS, ParsedReply, ToolCall, parse_tool_calls
+from ptb.serve.tool_calls import ParsedReply, ToolCall, parse_tool_calls, tool_parser_names
 
 
 def test_hermes_reads_each_tool_call_block_and_keeps_the_rest_as_content():
@@ -100,6 +100,6 @@ def test_pythonic_anything_but_a_list_of_literal_calls_is_plain_content(text):
 
 
 def test_an_unknown_parser_names_the_accepted_ones():
-    assert TOOL_PARSERS == ("hermes", "pythonic")
-    with pytest.raises(ValueError, match=r"unknown tool call parser 'json'.*'hermes', 'pythonic'"):
+    assert tool_parser_names() == ["hermes", "pythonic"]
+    with pytest.raises(ValueError, match=r"tool_parser='json' is unknown; accepted: \['hermes', 'pythonic'\]"):
         parse_tool_calls("[f()]", "json")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from ptb.records import AgentSpec, Budget
-from ptb.solve import SolveRequest
+from ptb.stages.solve import SolveRequest
 
 FIXTURE_AGENTS = Path(__file__).resolve().parent.parent / "fixtures" / "agents"
 

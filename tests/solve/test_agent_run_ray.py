@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import ray
 
-from ptb.solve import SolveInfraError, solve_on_ray
+from ptb.stages.solve import SolveInfraError, solve_on_ray
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from ptb.sandbox import bwrap_works
-from ptb.solve import run_solve, terminate_tree
+from ptb.stages.solve import run_solve, terminate_tree
 
 needs_bwrap = pytest.mark.skipif(not bwrap_works(), reason="bwrap cannot create namespaces on this host")
 BACKENDS = [pytest.param("bwrap", marks=needs_bwrap), "none"]

@@ -1,0 +1,53 @@
+"""Measuring baselines through the evaluation pool, once per (kind, model, task), however many
+runs ask at the same time.
+
+    meter = BaselineMeter(results_dir, eval_pool)
+    meter.base_score(model, task, base_model_path)     # measured once, then read from the store
+    meter.metrics("instruct", model, task, instruct_path)
+
+Every measurement is the final evaluation of that checkpoint (the run's template and ladder),
+stored in the `BaselineStore` of the results folder.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from ptb.baseline.store import BaselineScore, BaselineStore
+from ptb.evaluation import EvalPool, EvalRequest
+from ptb.io import write_record
+from ptb.records import Metrics, ModelSpec, TaskSpec
+
+
+class BaselineMeter:
+    """Measures baselines through the evaluation pool, once each, even with many runs asking."""
+
+    def __init__(self, results_dir: str | Path, eval_pool: EvalPool) -> None:
+        self.store = BaselineStore(results_dir)
+        self._pool = eval_pool
+        self._locks: dict[Path, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _lock(self, key: Path) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(key, threading.Lock())
+
+    def metrics(self, kind: str, model: ModelSpec, task: TaskSpec, model_path: str | Path) -> Metrics:
+        """The stored measurement, or a new one of the checkpoint at `model_path` (the base model
+        or the official instruct model), evaluated like any final checkpoint."""
+        folder = self.store.folder(kind, model.name, task.name)
+        with self._lock(folder):
+            stored = self.store.read(kind, model.name, task.name)
+            if stored is not None:
+                return stored
+            metrics = self._pool.evaluate(EvalRequest.final(model, task, model_path, folder / "eval"))
+            write_record(folder / "metrics.json", metrics)
+            return metrics
+
+    def base_score(self, model: ModelSpec, task: TaskSpec, base_model_path: str | Path) -> BaselineScore:
+        """The base score a run falls back to: measured (once), else the reference table."""
+        measured = self.metrics("base", model, task, base_model_path)
+        if measured.score is not None:
+            return BaselineScore(measured.score, "measured")
+        return self.store.score("base", model.name, task.name)

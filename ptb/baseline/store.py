@@ -1,0 +1,55 @@
+"""Baselines: the base model's score (what a flagged or failed run falls back to) and the
+official instruct model's score, per (model, task).
+
+Measured through the same evaluation pool as the checkpoints, once per (kind, model, task), and
+stored where every sweep of the results folder and the leaderboard find them:
+
+    <results_dir>/baselines/<kind>/<model>__<task>/metrics.json     (kind: base | instruct)
+    <results_dir>/baselines/<kind>/<model>__<task>/eval/            (inspect logs)
+
+`python -m ptb.baseline` measures them without any agent; a run measures its base score on
+first need (`ptb.baseline.meter`). Where no measured score exists, `BaselineStore.score` falls
+back to the published reference table (`ptb.baseline.reference`) and says which source it used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from ptb.baseline.reference import KINDS, reference_score
+from ptb.io import read_record
+from ptb.records import Metrics
+
+Source = Literal["measured", "reference"]
+
+
+@dataclass(frozen=True)
+class BaselineScore:
+    score: float | None  # 0..1; None when neither a measurement nor a reference exists
+    source: Source | None
+
+
+class BaselineStore:
+    """Reads and writes the baselines folder of a results folder."""
+
+    def __init__(self, results_dir: str | Path) -> None:
+        self.root = Path(results_dir) / "baselines"
+
+    def folder(self, kind: str, model: str, task: str) -> Path:
+        if kind not in KINDS:
+            raise ValueError(f"baseline kind {kind!r} is unknown; accepted: {list(KINDS)}")
+        return self.root / kind / f"{model}__{task}"
+
+    def read(self, kind: str, model: str, task: str) -> Metrics | None:
+        path = self.folder(kind, model, task) / "metrics.json"
+        return read_record(path, Metrics) if path.is_file() else None
+
+    def score(self, kind: str, model: str, task: str) -> BaselineScore:
+        """The measured score when there is one, else the published reference, else none."""
+        measured = self.read(kind, model, task)
+        if measured is not None and measured.score is not None:
+            return BaselineScore(measured.score, "measured")
+        reference = reference_score(kind, model, task)
+        return BaselineScore(reference, "reference" if reference is not None else None)

@@ -1,0 +1,156 @@
+"""What a judge check is: its inputs, its three outcomes, its decorator, and the judge config.
+
+    @dataclass(frozen=True)
+    class OverlapOptions:
+        ngram: int = option(8, ge=1)
+
+    @judge_check("test_overlap", options=OverlapOptions)
+    def test_overlap(inputs: JudgeInputs, options: OverlapOptions) -> CheckResult:
+        ...
+        return CheckResult.ok("0 of 40 test items ...")      # or .failed(...), .unusable(...)
+        raise Undecided("the test split is not in the data cache")   # could not decide
+
+A check decides one of three things:
+
+- **pass**: no evidence against the run (`CheckResult.ok`); a checkpoint that is broken but
+  honest (unreadable config, truncated weights) also passes, recorded as *checkpoint unusable*
+  (`CheckResult.unusable`): that is not cheating, and its evaluation fails on its own;
+- **fail**: evidence against the run (`CheckResult.failed`); it flags the run when the check's
+  ``flag`` is true. A check that raises anything but `Undecided` fails too, because a workspace
+  crafted to crash the judge must not slip through unjudged;
+- **could not decide** (`raise Undecided(...)`): the harness's own side failed (its record of
+  the run, the base model, the test data): infrastructure, retried like a lost worker, never a
+  flag.
+
+Every check takes ``flag`` (default true) besides its own options. `build_judge` turns the
+``judge`` config node into a `JudgeConfig` at plan time: an unknown check, an unknown option, or a
+value of the wrong type is a ConfigError before anything runs. Checks live one per module in
+`ptb.stages.judge.checks`, discovered there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Literal, TypeVar
+
+from ptb import registry
+from ptb.errors import ConfigError
+from ptb.options import build_options
+from ptb.records import CheckConfig, JudgeConfig, RunSpec
+
+CheckOutcome = Literal["pass", "fail", "undecided"]
+
+
+@dataclass(frozen=True)
+class JudgeInputs:
+    """What the checks read: the run folder written by the harness (never the live workspace)."""
+
+    spec: RunSpec
+    run_dir: Path
+    base_model: Path  # the base model folder the agent was given
+    harness_hashes: Mapping[str, str] | None  # {path relative to the workspace: sha256}
+    harness_hashes_error: str | None = None  # why harness_hashes is None
+
+    @property
+    def workspace(self) -> Path:
+        """Snapshot of the agent's workspace, without weights (written by collect)."""
+        return self.run_dir / "workspace"
+
+    @property
+    def final_model(self) -> Path:
+        return self.run_dir / "final_model"
+
+    @property
+    def trace(self) -> Path:
+        return self.run_dir / "trace.jsonl"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What a check decides; the judge adds the check's name and flag to make a `Finding`."""
+
+    outcome: CheckOutcome
+    detail: str
+    checkpoint_unusable: bool = False  # passed, but final_model cannot be used (not cheating)
+
+    @classmethod
+    def ok(cls, detail: str) -> CheckResult:
+        return cls("pass", detail)
+
+    @classmethod
+    def failed(cls, detail: str) -> CheckResult:
+        return cls("fail", detail)
+
+    @classmethod
+    def unusable(cls, detail: str) -> CheckResult:
+        return cls("pass", f"checkpoint unusable (not cheating): {detail}", checkpoint_unusable=True)
+
+    @property
+    def passed(self) -> bool:
+        return self.outcome == "pass"
+
+
+class Undecided(Exception):
+    """A check could not decide because the harness's side failed (never the agent's doing)."""
+
+
+CheckFn = Callable[[JudgeInputs, Any], CheckResult]
+F = TypeVar("F", bound=CheckFn)
+
+
+def judge_check(name: str, *, options: type | None = None) -> Callable[[F], F]:
+    """Register ``fn(inputs, options) -> CheckResult`` as the judge check ``name``; ``options``
+    is the frozen dataclass of its parameters (None: it takes none but ``flag``)."""
+    if options is not None and "flag" in getattr(options, "__dataclass_fields__", {}):
+        raise ValueError(f"judge check '{name}': 'flag' is an option of every check, do not declare it")
+    return registry.register("judge_check", name, options=options)
+
+
+def known_checks() -> list[str]:
+    return registry.names("judge_check")
+
+
+def build_judge(raw: Mapping[str, Any] | None) -> JudgeConfig:
+    """The judge config node (``{checks: {name: {flag, option: ...} | null}}``, or the checks
+    mapping itself) as a JudgeConfig, every check and option validated, in the given order."""
+    raw = raw or {}
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"judge={raw!r} is invalid: expected a mapping with 'checks'")
+    if "checks" in raw:
+        unknown = sorted(set(raw) - {"checks"})
+        if unknown:
+            raise ConfigError(f"judge.{unknown[0]} is unknown; accepted: judge.checks")
+        checks = raw["checks"] or {}
+    else:
+        checks = raw
+    if not isinstance(checks, Mapping):
+        raise ConfigError(f"judge.checks={checks!r} is invalid: expected a mapping of check name to options")
+    unknown = [str(name) for name in checks if name not in known_checks()]
+    if unknown:
+        raise ConfigError(
+            f"unknown judge check(s) {sorted(unknown)} in judge.checks; known checks: {known_checks()}"
+        )
+    configured = []
+    for name, given in checks.items():
+        where = f"judge.checks.{name}"
+        plugin = registry.lookup("judge_check", name, where="judge.checks")
+        given = dict(given or {}) if isinstance(given, Mapping) or given is None else given
+        if not isinstance(given, dict):
+            raise ConfigError(f"{where}={given!r} is invalid: expected a mapping of its options")
+        flag = given.pop("flag", True)
+        if not isinstance(flag, bool):
+            raise ConfigError(f"{where}.flag={flag!r} is invalid: expected true or false")
+        if plugin.options is None:
+            if given:
+                raise ConfigError(f"{where}.{sorted(given)[0]} is unknown; accepted: flag")
+            options = None
+        else:
+            fields = list(plugin.options.__dataclass_fields__)
+            extra = sorted(set(given) - set(fields))
+            if extra:
+                raise ConfigError(f"{where}.{extra[0]} is unknown; accepted: flag, {', '.join(fields)}")
+            options = build_options(plugin.options, given, where)
+        configured.append(CheckConfig(name=str(name), flag=flag, options=options))
+    return JudgeConfig(checks=tuple(configured))
