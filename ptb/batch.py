@@ -17,7 +17,8 @@ command is one: `ptb.run` (`run_all`), `ptb.baseline`, `ptb.cache`.
 from __future__ import annotations
 
 import sys
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from omegaconf import DictConfig
 

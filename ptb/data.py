@@ -111,7 +111,7 @@ class HubDataset:
                 )
         if not self.files:
             return present
-        return [p for p, r in zip(present, relative) if any(fnmatch.fnmatch(r, pat) for pat in self.files)]
+        return [p for p, r in zip(present, relative, strict=True) if any(fnmatch.fnmatch(r, pat) for pat in self.files)]
 
     def file(self, path: str) -> Path:
         """One file of the repository, by its path in the repository."""

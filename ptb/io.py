@@ -77,7 +77,7 @@ def _convert(tp: Any, data: Any) -> Any:
         for f in dataclasses.fields(tp):
             if f.name in data:
                 kwargs[f.name] = _convert(hints[f.name], data[f.name])
-        return tp(**kwargs)
+        return tp(**kwargs)  # type: ignore[operator]  # tp is a dataclass type here
     if origin is tuple:
         args = typing.get_args(tp)
         inner = args[0] if args else Any

@@ -127,13 +127,13 @@ def check_value(value: Any, tp: Any, key: str, metadata: Mapping[str, Any] | Non
     if origin in (dict, Mapping, collections.abc.Mapping):
         if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
             raise ConfigError(f"{key}={value!r} is invalid: expected a mapping with string keys")
-        inner = typing.get_args(tp)[1] if typing.get_args(tp) else Any
-        if inner is str:  # YAML turns `N: 1` into a number: variables and arguments are text
+        value_type: Any = typing.get_args(tp)[1] if typing.get_args(tp) else Any
+        if value_type is str:  # YAML turns `N: 1` into a number: variables and arguments are text
             bad = [k for k, v in value.items() if not isinstance(v, (str, int, float, bool))]
             if bad:
                 raise ConfigError(f"{key}.{bad[0]}={value[bad[0]]!r} is invalid: expected a string")
             return {k: v if isinstance(v, str) else str(v) for k, v in value.items()}
-        return {k: check_value(v, inner, f"{key}.{k}") for k, v in value.items()}
+        return {k: check_value(v, value_type, f"{key}.{k}") for k, v in value.items()}
     if origin is tuple:
         if not isinstance(value, (list, tuple)):
             raise ConfigError(f"{key}={value!r} is invalid: expected {_describe(tp)}{_null(meta)}")

@@ -116,7 +116,7 @@ _NODES = ("agent", "model", "task", "budget", "sandbox", "eval", "judge", "track
 def resolved_config(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
     """The job's own config as plain data; Hydra's node (present in a launcher) is left out."""
     if not isinstance(cfg, DictConfig):
-        return {k: v for k, v in cfg.items() if k != "hydra"}
+        return {str(k): v for k, v in cfg.items() if k != "hydra"}
     job = cfg.copy()
     with open_dict(job):
         job.pop("hydra", None)
@@ -125,7 +125,7 @@ def resolved_config(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
     except Exception as exc:  # interpolation or missing-value errors from OmegaConf
         raise ConfigError(f"config does not resolve: {exc}") from exc
     assert isinstance(resolved, dict)
-    return resolved
+    return {str(k): v for k, v in resolved.items()}
 
 
 def _top_level(resolved: Mapping[str, Any]) -> TopLevel:

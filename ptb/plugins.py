@@ -18,9 +18,10 @@ import importlib.util
 import re
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from ptb import registry
 from ptb.errors import ConfigError
@@ -83,7 +84,7 @@ def load_task_module(task: TaskSpec) -> TaskModule:
     except Exception as exc:
         raise ConfigError(f"{path} does not load: {type(exc).__name__}: {exc}") from exc
     check_task_module(module, task.name, path)
-    return module  # type: ignore[return-value]
+    return module
 
 
 def task_function(task: TaskSpec) -> Callable[..., Any]:

@@ -9,8 +9,9 @@ so no loosely typed mapping crosses a stage boundary.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping
+from typing import Any, Literal
 
 from ptb.options import option
 
@@ -127,7 +128,7 @@ class CheckConfig:
 
     name: str  # a judge_check plug-in
     flag: bool = True
-    options: Any = None  # the check's own frozen options dataclass (None: it takes none)
+    options: object | None = None  # the check's own frozen options dataclass (None: it takes none)
 
 
 @dataclass(frozen=True)
@@ -148,7 +149,7 @@ class EvalPoolConfig:
 @dataclass(frozen=True)
 class TrackingConfig:
     kind: str = "none"  # a tracker plug-in
-    options: Any = None  # the tracker's own frozen options dataclass (None: it takes none)
+    options: object | None = None  # the tracker's own frozen options dataclass (None: it takes none)
 
 
 @dataclass(frozen=True)

@@ -27,15 +27,15 @@ import math
 import statistics
 import sys
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
 
+from ptb.baseline.reference import KINDS
 from ptb.baseline.store import BaselineStore
 from ptb.io import read_record, write_text_atomic
 from ptb.records import Result
 from ptb.stages.score import with_base_score
-from ptb.baseline.reference import KINDS
 
 
 @dataclass(frozen=True)

@@ -113,7 +113,7 @@ def run_sweep(plans: list[RunPlan], settings: SweepSettings, out=None) -> list[R
     for result in results:
         if result is not None:
             out.write(summary_line(result) + "\n")
-    for plan, result in zip(plans, results):
+    for plan, result in zip(plans, results, strict=True):
         if result is None:
             out.write(f"{plan.spec.run_id}: FAILED, see {plan.spec.run_dir}/error.txt\n")
     for sweep_dir in sweep_dirs:

@@ -10,15 +10,15 @@ import os
 
 os.environ["HF_HUB_OFFLINE"] = "1"  # tests never reach the Hugging Face Hub
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import pytest
 
 from ptb.models import resolve_base_model
 from ptb.paths import EVALS_DIR, TEMPLATES_DIR
-from ptb.records import LadderStep, ModelSpec, TaskSpec
 from ptb.plugins import load_task_module
+from ptb.records import LadderStep, ModelSpec, TaskSpec
 
 TINY = ModelSpec(name="tiny", template="chatml", builder="tiny")
 
@@ -109,7 +109,7 @@ def arith_greedy_accuracy(arith_module) -> Callable[..., float]:
             with torch.no_grad():
                 out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
             replies = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-            for reply, item in zip(replies, items[start : start + 50]):
+            for reply, item in zip(replies, items[start : start + 50], strict=True):
                 correct += arith_module.extract_answer(reply) == item.answer
         return correct / len(items)
 

@@ -14,8 +14,8 @@ A module of its own (not conftest.py): several test folders have a conftest.py, 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from ptb.chat_templates import harness_template, tool_parser
 from ptb.records import LadderStep, Metrics, ModelSpec, TaskSpec
@@ -27,8 +27,8 @@ def compose_task(name: str, overrides: Sequence[str] = ()) -> TaskSpec:
     """The TaskSpec `python -m ptb.run task=<name> <overrides>` would run."""
     from hydra import compose, initialize_config_dir
 
-    from ptb.plan import build_task
     from ptb.paths import CONF_DIR
+    from ptb.plan import build_task
 
     with initialize_config_dir(str(CONF_DIR), version_base=None):
         cfg = compose("config", overrides=[f"task={name}", *overrides])

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
 
 from ptb.baseline.command import plan_jobs
-from ptb.plan import ConfigError
 from ptb.paths import CONF_DIR, PROJECT_ROOT
+from ptb.plan import ConfigError
 
 
 def configs(*override_sets: list[str]):

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ptb.baseline.reference import PUBLISHED_WEIGHTED, REFERENCE, TASKS, reference_score
 from ptb.baseline.store import BaselineStore
 from ptb.io import write_record
 from ptb.records import Metrics, Result
-from ptb.baseline.reference import PUBLISHED_WEIGHTED, REFERENCE, TASKS, reference_score
 from ptb.report import leaderboard, render_csv, render_markdown, write_report
 
 SPEC_WEIGHTS = {

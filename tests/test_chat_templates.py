@@ -9,9 +9,9 @@ from pathlib import Path
 from hydra import compose, initialize_config_dir
 
 from ptb.chat_templates import harness_template, model_templates, tool_parser
-from ptb.plan import build_plan
 from ptb.evaluation import EvalRequest, EvalWorker, serving_key
 from ptb.paths import CONF_DIR, TEMPLATES_DIR
+from ptb.plan import build_plan
 
 
 def spec(tmp_path: Path, model: str, task: str):

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ptb.stages.collect import CollectReport, collect
 from ptb.io import read_record
+from ptb.stages.collect import CollectReport, collect
 from ptb.stages.solve import log_time
-from ptb.traces import TraceEvent, parse_trace, trace_parser, trace_formats
+from ptb.traces import TraceEvent, parse_trace, trace_formats, trace_parser
 
 
 def _workspace(root: Path) -> Path:

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from ptb.plan import ConfigError, build_plan, build_settings, check_shared_settings, run_id_for
 from ptb.paths import AGENTS_DIR, CONF_DIR
+from ptb.plan import ConfigError, build_plan, build_settings, check_shared_settings, run_id_for
 
 GROUPS = ["agent", "model", "task", "sandbox", "eval", "judge", "tracking", "cluster"]
 

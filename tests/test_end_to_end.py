@@ -14,7 +14,6 @@ from pathlib import Path
 import psutil
 import pytest
 
-
 pytestmark = pytest.mark.slow
 FIXTURES = Path(__file__).parent / "fixtures" / "e2e_agents"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ptb.io import read_record, write_record, write_text_atomic
-from ptb.records import AgentSpec, Attempt, Budget, LadderStep, Metrics, ModelSpec, RunSpec, TaskSpec, Verdict, Finding
+from ptb.records import AgentSpec, Attempt, Budget, Finding, LadderStep, Metrics, ModelSpec, RunSpec, TaskSpec, Verdict
 
 
 def test_nested_records_round_trip(tmp_path: Path) -> None:

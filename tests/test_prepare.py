@@ -10,9 +10,9 @@ from pathlib import Path
 
 from hydra import compose, initialize_config_dir
 
-from ptb.plan import build_plan
-from ptb.paths import CONF_DIR
 from ptb.io import sha256_file
+from ptb.paths import CONF_DIR
+from ptb.plan import build_plan
 from ptb.stages.prepare import prepare
 
 

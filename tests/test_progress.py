@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from ptb.progress import RunBoard
-from ptb.stages import Stage
 from ptb.records import AgentSpec, Budget, LadderStep, ModelSpec, RunSpec, TaskSpec
+from ptb.stages import Stage
 
 
 def spec(tmp_path: Path, run_id: str) -> RunSpec:
@@ -39,7 +39,7 @@ def test_render_shows_elapsed_against_budget_once_the_agent_started(tmp_path: Pa
     deadline = Path(s.scratch_dir) / "workspace" / ".ptb" / "deadline"
     deadline.parent.mkdir(parents=True)
     deadline.write_text(str(time.time() + 3600 - 125))  # started 125 s ago, 1 h budget
-    line = [l for l in board.render().splitlines() if "r1" in l][0]
+    line = [row for row in board.render().splitlines() if "r1" in row][0]
     assert "0:02:05 / 1:00:00 (3%)" in line
 
 

@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from ptb.records import Budget, AgentSpec, CollectReport, Finding, LadderStep, Metrics, ModelSpec, Outcome, RunSpec, TaskSpec, Verdict
+from ptb.records import (
+    AgentSpec,
+    Budget,
+    CollectReport,
+    Finding,
+    LadderStep,
+    Metrics,
+    ModelSpec,
+    Outcome,
+    RunSpec,
+    TaskSpec,
+    Verdict,
+)
 from ptb.stages.score import score_run, with_base_score
 
 SPEC = RunSpec(

@@ -34,10 +34,10 @@ HERE = Path(__file__).resolve().parent
 if importlib.util.find_spec("ptb") is None:  # run from a checkout where ptb is not installed
     sys.path.insert(0, str(HERE.parents[1]))
 
-from ptb.data import hub_offline
-from ptb.io import write_text_atomic
-from ptb.paths import template_path
-from ptb.serve import serve_backend_names, start_server
+from ptb.data import hub_offline  # noqa: E402  (after the sys.path fallback above)
+from ptb.io import write_text_atomic  # noqa: E402
+from ptb.paths import template_path  # noqa: E402
+from ptb.serve import serve_backend_names, start_server  # noqa: E402
 
 PLACEHOLDER_API_KEY = "ptb-local-no-key"  # ptb's local servers need no key
 
@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             answers = list(pool.map(lambda q: ask(client, server.model_name, q.prompt, args.max_tokens), items))
     finally:
         server.stop()
-    lines = [json.dumps({"uid": q.uid, "model": model_name, "answer": a}, ensure_ascii=False) for q, a in zip(items, answers)]
+    lines = [json.dumps({"uid": q.uid, "model": model_name, "answer": a}, ensure_ascii=False) for q, a in zip(items, answers, strict=True)]
     write_text_atomic(output, "\n".join(lines) + "\n")
     print(f"wrote {len(lines)} baseline answers of {model_name} to {output} ({time.monotonic() - started:.0f}s)")
     return 0

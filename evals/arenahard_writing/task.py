@@ -53,7 +53,8 @@ from inspect_ai.scorer import Metric, SampleScore, Score, Target, metric, scorer
 from inspect_ai.solver import TaskState, generate
 from inspect_ai.util import collect
 
-from ptb.tasks import DataUnavailable, HubDataset, grader_model as make_grader, harness_files_root, strip_reasoning
+from ptb.tasks import DataUnavailable, HubDataset, harness_files_root, strip_reasoning
+from ptb.tasks import grader_model as make_grader
 
 ARENA_HARD = HubDataset("lmarena-ai/arena-hard-auto", files=("data/arena-hard-v2.0/question.jsonl",))
 QUESTIONS_FILE = "data/arena-hard-v2.0/question.jsonl"

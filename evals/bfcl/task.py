@@ -263,7 +263,7 @@ def parse_call(text: str, where: str, parameter_order: Sequence[str] = ()) -> Ca
             f"names only {len(parameter_order)} parameter(s) to map them to"
         )
     arguments: dict[str, Any] = {}
-    named = list(zip(parameter_order, call.args))
+    named = list(zip(parameter_order, call.args, strict=False))
     for keyword in call.keywords:
         if keyword.arg is None:
             raise BfclDataError(f"{where}: ground truth {text!r} uses **-unpacking; only literal arguments are accepted")
@@ -300,7 +300,7 @@ def same_value(expected: Any, actual: Any) -> bool:
         return actual is None
     if isinstance(expected, list):
         return (isinstance(actual, (list, tuple)) and len(expected) == len(actual)
-                and all(same_value(e, a) for e, a in zip(expected, actual)))
+                and all(same_value(e, a) for e, a in zip(expected, actual, strict=True)))
     if isinstance(expected, dict):
         return (isinstance(actual, dict) and set(expected) == set(actual)
                 and all(same_value(expected[k], actual[k]) for k in expected))

@@ -53,7 +53,8 @@ from inspect_ai.model import (
 from inspect_ai.scorer import Score, Target, mean, scorer, stderr
 from inspect_ai.solver import TaskState, generate
 
-from ptb.tasks import UrlFile, grader_model as make_grader
+from ptb.tasks import UrlFile
+from ptb.tasks import grader_model as make_grader
 
 SOURCE = UrlFile(
     "https://openaipublic.blob.core.windows.net/simple-evals/healthbench/2025-05-07-06-14-12_oss_eval.jsonl"

@@ -10,7 +10,7 @@ the sweep before anything is scheduled) and gives the whole batch to one Ray dri
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 from hydra.core.utils import JobReturn, JobStatus
 from hydra.plugins.launcher import Launcher
@@ -44,7 +44,7 @@ class PtbRayLauncher(Launcher):
                 "ptb.batch.batch_entry(handler); this one is not"
             )
         values = self.batch_handler(configs)
-        return [self._completed(o, c, v) for o, c, v in zip(job_overrides, configs, values)]
+        return [self._completed(o, c, v) for o, c, v in zip(job_overrides, configs, values, strict=True)]
 
     @staticmethod
     def _completed(overrides: Sequence[str], cfg: DictConfig, value: object) -> JobReturn:

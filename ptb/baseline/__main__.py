@@ -3,8 +3,8 @@
 import hydra
 from omegaconf import DictConfig
 
-from ptb.batch import batch_entry, exit_on_failure
 from ptb.baseline.command import measure_all
+from ptb.batch import batch_entry, exit_on_failure
 
 
 @hydra.main(config_path="../../conf", config_name="config", version_base="1.3")

@@ -124,7 +124,7 @@ def measure_all(configs: list[DictConfig], out=None) -> list[int]:
 
     failed = 0
     out.write("\n")
-    for job, (metrics, how, seconds) in zip(jobs, outcomes):
+    for job, (metrics, how, seconds) in zip(jobs, outcomes, strict=True):
         if metrics is not None and metrics.score is not None:
             out.write(f"{job.label}: {100 * metrics.score:.1f}% ({metrics.metric}, {metrics.samples} samples; {how}, {seconds:.0f}s)\n")
         else:

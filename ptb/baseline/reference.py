@@ -20,7 +20,7 @@ TASKS = ("aime2025", "arenahard_writing", "bfcl", "gpqa", "gsm8k", "healthbench"
 
 def _row(*percent: float) -> dict[str, float]:
     assert len(percent) == len(TASKS)
-    return {task: round(p / 100.0, 6) for task, p in zip(TASKS, percent)}
+    return {task: round(p / 100.0, 6) for task, p in zip(TASKS, percent, strict=True)}
 
 
 #                                 AIME  ArenaW  BFCL  GPQA  GSM8K  HealthB  HumanEval

@@ -41,9 +41,9 @@ from ptb.cache.fetch import (
 from ptb.cache.plan import CachePlan, DataNeed, TaskNeed, plan_cache
 from ptb.cache.report import CacheItem, CacheReport, disk_size
 from ptb.cache.verify import Check, OfflineChecks, verify_offline
-from ptb.plan import ConfigError
 from ptb.data import files_root
 from ptb.hub import hf_home, hub_cache_dir, repo_cache_dir
+from ptb.plan import ConfigError
 
 
 def _report(items: list[CacheItem], plan: CachePlan, offline: bool = False) -> CacheReport:
@@ -120,24 +120,24 @@ def run_cache(plan: CachePlan, downloader: Downloader, log: TextIO | None = None
         models[need.hf_id] = fetch_model(downloader, need.hf_id)
         say(f"model {need.hf_id}: {models[need.hf_id].status}")
     data: list[Fetched] = []
-    for need in plan.data:
-        say(f"{need.kind} {need.ident} ({', '.join(need.needed_by)})")
-        data.append(fetch_data(downloader, need.source))
-        say(f"{need.kind} {need.ident}: {data[-1].status}")
+    for data_need in plan.data:
+        say(f"{data_need.kind} {data_need.ident} ({', '.join(data_need.needed_by)})")
+        data.append(fetch_data(downloader, data_need.source))
+        say(f"{data_need.kind} {data_need.ident}: {data[-1].status}")
 
-    failed_sources = {need.source: need for need, f in zip(plan.data, data) if f.status == "failed"}
+    failed_sources = {need.source: need for need, f in zip(plan.data, data, strict=True) if f.status == "failed"}
     verified_models = [hf_id for hf_id, f in models.items() if f.status != "failed"]
-    verified_data = [need.source for need, f in zip(plan.data, data) if f.status != "failed"]
+    verified_data = [need.source for need, f in zip(plan.data, data, strict=True) if f.status != "failed"]
     verified_tasks = [t.spec for t in plan.tasks if t.spec and not t.problem and not failed_sources.keys() & set(t.data)]
     say(f"verifying offline (HF_HUB_OFFLINE=1): {len(verified_models)} models, {len(verified_data)} data sources, {len(verified_tasks)} tasks")
     checks: OfflineChecks = verify_offline(
         verified_models, verified_data, verified_tasks, grader_key_envs=plan.grader_key_envs
     )  # fmt: skip
-    data_checks = dict(zip(verified_data, checks.data))
+    data_checks = dict(zip(verified_data, checks.data, strict=True))
 
     items = [_item("model", n.hf_id, n.needed_by, models[n.hf_id], checks.models.get(n.hf_id)) for n in plan.models]
     items += _built_items(plan)
-    items += [_item(n.kind, n.ident, n.needed_by, f, data_checks.get(n.source)) for n, f in zip(plan.data, data)]
+    items += [_item(n.kind, n.ident, n.needed_by, f, data_checks.get(n.source)) for n, f in zip(plan.data, data, strict=True)]
     for task in plan.tasks:
         missing = [failed_sources[s].ident for s in task.data if s in failed_sources]
         if task.problem:
@@ -158,7 +158,7 @@ def cache_all(configs: list[DictConfig], downloader: Downloader | None = None, o
     except ConfigError as error:
         sys.stderr.write(f"ptb: error: {error}\n")
         sys.exit(2)
-    report = run_cache(plan, downloader or HubDownloader())
+    report = run_cache(plan, downloader if downloader is not None else HubDownloader())
     out = out or sys.stdout
     out.write(report.render() + "\n")
     out.flush()

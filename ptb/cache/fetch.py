@@ -31,7 +31,10 @@ from ptb.hub import (
 
 
 class Downloader(Protocol):
-    offline: bool  # only finds what is cached (the report says nothing was downloaded)
+    @property
+    def offline(self) -> bool:
+        """Whether it only finds what is cached (the report then says nothing was downloaded)."""
+        ...
 
     def model(self, hf_id: str) -> Path:
         """Download (or find) a model repository into the HF cache; its snapshot folder."""

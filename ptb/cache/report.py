@@ -99,7 +99,7 @@ class CacheReport:
         widths = [max(len(row[i]) for row in rows) for i in range(5)]
 
         def line(row: tuple[str, ...]) -> str:
-            return "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths)) + " |"
+            return "| " + " | ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) + " |"
 
         out = [line(rows[0]), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
         out += [line(row) for row in rows[1:]]

@@ -176,7 +176,7 @@ def _guarded(check, *args: Any) -> list[Any]:
 def main(argv: list[str]) -> int:
     plan_path, results_path = argv
     plan = json.loads(Path(plan_path).read_text())
-    results = {
+    results: dict[str, Any] = {
         "models": {hf_id: _guarded(check_model, hf_id) for hf_id in plan["models"]},
         "data": [_guarded(check_data, _source_from_json(s)) for s in plan["data"]],
         "tasks": {},

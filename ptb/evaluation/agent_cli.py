@@ -19,17 +19,17 @@ import dataclasses
 import json
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from ptb.chat_templates import stop_token_ids
-from ptb.tasks.grader import GraderUnavailable, grader_model
 from ptb.evaluation.inspect_runner import EvalFailed, run_inspect_task
 from ptb.io import from_jsonable, write_json_atomic
 from ptb.records import TaskSpec
 from ptb.serve.backends import BackendUnavailable, serve_backend_names, vllm_available
 from ptb.serve.launch import CheckpointError, ServerStartError, start_server
+from ptb.tasks.grader import GraderUnavailable, grader_model
 
 CONFIG_FILE = "ptb_eval.json"
 
@@ -133,7 +133,7 @@ def main(config_dir: str | Path, argv: Sequence[str] | None = None) -> int:
     started = time.monotonic()
     try:
         server = start_server(
-            args.model_path, config.template, backend,  # type: ignore[arg-type]
+            args.model_path, config.template, backend,
             log_file=log_dir / "server.log", tool_parser=config.tool_parser,
         )
     except (CheckpointError, BackendUnavailable, FileNotFoundError, ServerStartError) as exc:

@@ -16,9 +16,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ptb.records import TaskSpec
 from ptb.errors import ConfigError
 from ptb.plugins import task_function
+from ptb.records import TaskSpec
 
 SERVICE = "ptb"  # inspect model name: openai-api/<SERVICE>/<served model name>
 PLACEHOLDER_API_KEY = "ptb-local-no-key"

@@ -15,8 +15,8 @@ files) ends the ladder at once: no max-tokens value can fix it.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from ptb.evaluation.errors import EvalInfraError
 from ptb.evaluation.inspect_runner import TaskScore

@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ptb import registry
 from ptb.chat_templates import harness_template, stop_token_ids, tool_parser
 from ptb.evaluation.errors import EvalInfraError
 from ptb.evaluation.inspect_runner import TaskScore, run_inspect_task
 from ptb.evaluation.ladder import evaluate_with_ladder
-from ptb import registry
 from ptb.paths import PROJECT_ROOT
 from ptb.records import Metrics, ModelSpec, TaskSpec
 from ptb.serve.launch import ServerHandle, start_server
@@ -109,7 +109,7 @@ class EvalWorker:
         self.stop_server()
         started = time.monotonic()
         self.server = start_server(
-            req.model_path, req.template_path, self.backend,  # type: ignore[arg-type]
+            req.model_path, req.template_path, self.backend,
             served_model_name=self.served_model_name,
             log_file=Path(req.out_dir) / "server.log",
             extra_args=self.server_args,
@@ -282,7 +282,7 @@ class EvalPool:
                 pass
             ray.kill(slot.actor)
 
-    def __enter__(self) -> "EvalPool":
+    def __enter__(self) -> EvalPool:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -17,9 +17,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import TypeVar
 
 from ptb import registry
 from ptb.records import ModelSpec
@@ -35,7 +36,7 @@ class ModelBuilder:
     build: Callable[[Path], object]  # writes a save_pretrained folder, MANIFEST last
 
 
-BuildFn = Callable[[Path], object]
+BuildFn = TypeVar("BuildFn", bound=Callable[..., object])
 
 
 def model_builder(name: str, version: str) -> Callable[[BuildFn], BuildFn]:

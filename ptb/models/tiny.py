@@ -20,8 +20,8 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ptb.models import MANIFEST, model_builder
 

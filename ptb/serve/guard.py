@@ -17,7 +17,7 @@ import os
 import signal
 import subprocess
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 GRACE_S = 15.0
 

@@ -156,7 +156,7 @@ class _RowStops(StoppingCriteria):
             elif n >= req.max_new_tokens:
                 self.done_len[i], self.reason[i] = n, "length"
         done = [d is not None for d in self.done_len]
-        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)  # type: ignore[return-value]
 
     def _text(self, ids: torch.Tensor) -> str:
         return self.tokenizer.decode(ids.tolist(), skip_special_tokens=True)
@@ -171,7 +171,7 @@ class ChatModel:
         self.device = torch.device(device)
         self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
         self.model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=getattr(torch, dtype))
-        self.model.to(self.device).eval()
+        self.model.to(self.device).eval()  # type: ignore[arg-type]  # transformers' stubs
         self.chat_template = chat_template
         self.eos_ids = _eos_ids(self.model, self.tokenizer)
         if not self.eos_ids:
@@ -187,9 +187,11 @@ class ChatModel:
     def render_text(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> str:
         """The prompt as text: the harness template applied to the messages (and tools)."""
         try:
-            return self.tokenizer.apply_chat_template(
-                messages, chat_template=self.chat_template, tools=tools, add_generation_prompt=True, tokenize=False
+            text = self.tokenizer.apply_chat_template(
+                messages, chat_template=self.chat_template, tools=tools, add_generation_prompt=True, tokenize=False  # type: ignore[arg-type]
             )
+            assert isinstance(text, str)  # tokenize=False renders text
+            return text
         except Exception as exc:  # the template rejects these messages (role order, content, ...)
             raise RequestError(f"the chat template cannot render these messages: {exc}") from exc
 
@@ -242,7 +244,7 @@ class ChatModel:
         count = len(tokens)
         if tokens and (tokens[-1] in self.eos_ids or tokens[-1] in req.stop_token_ids):
             tokens, reason = tokens[:-1], "stop"
-        text = self.tokenizer.decode(tokens, skip_special_tokens=True)
+        text = str(self.tokenizer.decode(tokens, skip_special_tokens=True))
         cuts = [text.find(s) for s in req.stop if s and s in text]
         if cuts:  # like OpenAI, the stop string itself is not returned
             text, reason = text[: min(cuts)], "stop"
@@ -304,6 +306,8 @@ class MicroBatcher:
     def _run(self, group: list[tuple[GenerationRequest, Future]]) -> None:
         try:
             results = self.model.generate_batch([req for req, _ in group])
+            if len(results) != len(group):
+                raise RuntimeError(f"the model returned {len(results)} results for {len(group)} requests")
         except Exception as exc:  # every waiting client gets the error, the server lives on
             log.exception("generation failed")
             for _, future in group:
@@ -311,7 +315,7 @@ class MicroBatcher:
             return
         self.batches_run += 1
         self.rows_run += len(group)
-        for (_, future), result in zip(group, results):
+        for (_, future), result in zip(group, results, strict=True):
             future.set_result(result)
 
 
@@ -414,7 +418,7 @@ def parse_chat_request(body: dict[str, Any], model: ChatModel, tool_parser: str 
     stop = body.get("stop") or ()
     stop = (stop,) if isinstance(stop, str) else tuple(str(s) for s in stop)
     temperature = float(body.get("temperature") or 0.0)
-    top_p = float(body.get("top_p") if body.get("top_p") is not None else 1.0)
+    top_p = float(body.get("top_p") if body.get("top_p") is not None else 1.0)  # type: ignore[arg-type]
     seed = body.get("seed")
     stop_token_ids = body.get("stop_token_ids") or []
     if not isinstance(stop_token_ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in stop_token_ids):

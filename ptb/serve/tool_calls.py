@@ -25,8 +25,9 @@ from __future__ import annotations
 import ast
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from ptb import registry
 
@@ -128,7 +129,7 @@ def _literal(node: ast.expr) -> Any:
         return [_literal(item) for item in node.elts]
     if isinstance(node, ast.Dict):
         result = {}
-        for key, value in zip(node.keys, node.values):
+        for key, value in zip(node.keys, node.values, strict=True):
             if key is None:  # {**other}
                 raise _NotALiteral("dict unpacking")
             name = _literal(key)

@@ -45,7 +45,7 @@ def collect(
     run_dir: str | os.PathLike,
     trace_format: str,
     *,
-    agent_dir: str | os.PathLike | None = None,
+    agent_dir: str | Path | None = None,
     max_file_bytes: int = MAX_SNAPSHOT_FILE_BYTES,
     max_total_bytes: int = MAX_SNAPSHOT_TOTAL_BYTES,
 ) -> CollectReport:

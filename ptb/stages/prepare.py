@@ -15,18 +15,19 @@ import os
 import shutil
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
-from ptb.data import harness_files_root
-from ptb.paths import PROMPTS_DIR
-from ptb.io import sha256_file, to_jsonable, write_json_atomic, write_text_atomic
 from ptb.chat_templates import harness_template, model_templates, tool_parser
-from ptb.records import RunPlan, RunSpec
+from ptb.data import harness_files_root
+from ptb.io import sha256_file, to_jsonable, write_json_atomic, write_text_atomic
+from ptb.paths import PROMPTS_DIR
 from ptb.plugins import load_task_module
+from ptb.records import RunPlan, RunSpec
 from ptb.stages.solve.agent_run import SolveRequest
 from ptb.tasks.evaluate_script import evaluate_script
 

@@ -14,9 +14,9 @@ a warning: tracking never kills a sweep.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from ptb import registry
 from ptb.errors import ConfigError

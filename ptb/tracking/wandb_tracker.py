@@ -29,9 +29,10 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Mapping
+from typing import Any, Literal, cast
 
 from ptb.io import to_jsonable
 from ptb.records import Result, RunSpec
@@ -148,7 +149,7 @@ class WandbTracker(Tracker):
                     config=to_jsonable(config),
                     tags=[spec.agent.name, spec.model.name, spec.task.name, *self.tags],
                     dir=str(self.root_dir),
-                    mode=self.mode,
+                    mode=cast(Literal["online", "offline", "disabled"], self.mode),
                     settings=settings,
                 )
         except Exception as exc:

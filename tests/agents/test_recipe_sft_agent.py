@@ -65,7 +65,7 @@ def test_loss_is_only_on_the_reply_and_its_end_marker(recipe, tiny_model_dir, ag
     [(ids, labels)] = recipe.load_examples(
         _first_line_only(ws.root / "data" / "arith_train.jsonl", ws.root / "one.jsonl"), tokenizer, template, 256
     )
-    trained = [i for i, label in zip(ids, labels) if label != -100]
+    trained = [i for i, label in zip(ids, labels, strict=True) if label != -100]
     assert tokenizer.decode(trained) == json.loads((ws.root / "one.jsonl").read_text())["solution"] + "<|im_end|>"
     prompt = tokenizer.decode(ids[: len(ids) - len(trained)])
     assert prompt.startswith("<|im_start|>user\n") and prompt.endswith("<|im_end|>\n<|im_start|>assistant\n")

@@ -108,7 +108,7 @@ def test_inspect_eval_scores_right_wrong_and_malformed_replies(aime, tmp_path):
 def test_test_texts_hold_each_problem_and_its_answer(aime):
     texts = aime.test_texts()
     assert len(texts) == 6
-    for text, row, answer in zip(texts, _rows(), ["27", "24", "81", "80", "370", "0"]):
+    for text, row, answer in zip(texts, _rows(), ["27", "24", "81", "80", "370", "0"], strict=True):
         assert text == f"{row['problem']} {answer}"
 
 

@@ -26,8 +26,8 @@ from inspect_ai.scorer import SampleScore, Score
 from scripted_grader import ScriptedGrader  # tests/scripted_grader.py
 
 from ptb.data import DataUnavailable
-from ptb.tasks.grader import GraderUnavailable
 from ptb.plugins import load_task_module
+from ptb.tasks.grader import GraderUnavailable
 
 # the creative-writing questions of the fixture, in file order (hard_prompt rows are left out)
 UIDS = ("7c1e04b9a2d35f60", "a0d8e6f31b9c4472", "e91f3d7a60c2b548", "2d6b8e4f0a13c97d",
@@ -218,7 +218,7 @@ def test_test_texts_hold_each_question_and_its_baseline_answer(arena):
     items = arena.questions()
     stored = arena.load_baseline_answers()
     assert len(texts) == len(UIDS)
-    for text, q in zip(texts, items):
+    for text, q in zip(texts, items, strict=True):
         assert text.startswith(q.prompt)
         assert arena.strip_reasoning(stored[q.uid].answer).strip() in text and "<think>" not in text
     assert not any("mutex" in t.lower() or "intervals" in t for t in texts)

@@ -110,7 +110,7 @@ def test_test_texts_hold_each_test_question_and_answer(arith_module):
     texts = arith_module.test_texts()
     items = arith_module.items("test")
     assert len(texts) == 200
-    assert all(i.question in t and f"The answer is {i.answer}." in t for t, i in zip(texts, items))
+    assert all(i.question in t and f"The answer is {i.answer}." in t for t, i in zip(texts, items, strict=True))
 
 
 def test_write_agent_context_writes_only_the_train_split(arith_module, tmp_path):

@@ -322,7 +322,7 @@ def test_the_attached_tools_are_never_run(bfcl):
 def test_test_texts_hold_each_question_and_its_ground_truth(bfcl):
     texts = bfcl.test_texts()
     assert len(texts) == 8
-    for text, record in zip(texts, _records()):
+    for text, record in zip(texts, _records(), strict=True):
         assert all(m["content"] in text for m in record["question"][0])
         assert record["ground_truth"][0] in text
 
@@ -364,7 +364,7 @@ def test_bfcl_limit_smoke_through_the_pool_renders_the_tools_into_the_prompt(bfc
 
     # What inspect sent: the item's converted schema as the request's tools, tool choice auto.
     requests = [next(e for e in sample.events if e.event == "model").call.request for sample in log.samples]
-    for request, item in zip(requests, bfcl.items()):
+    for request, item in zip(requests, bfcl.items(), strict=True):
         [sent] = request["tools"]
         assert sent["type"] == "function" and sent["function"]["name"] == item.tools[0]["name"]
         assert sent["function"]["parameters"] == item.tools[0]["parameters"]  # exactly the converted schema
@@ -379,6 +379,6 @@ def test_bfcl_limit_smoke_through_the_pool_renders_the_tools_into_the_prompt(bfc
                                              tokenize=False, **extra)
         return len(tokenizer.encode(text, add_special_tokens=False))
 
-    for sample, request in zip(log.samples, requests):
+    for sample, request in zip(log.samples, requests, strict=True):
         [usage] = sample.model_usage.values()
         assert usage.input_tokens == length(request, tools=request["tools"]) > length(request) + 300, sample.id

@@ -104,7 +104,7 @@ def test_task_samples_carry_the_shuffled_choices_and_the_seed(gpqa):
     samples = list(task.dataset)
     assert len(samples) == 7 and task.name == "gpqa"
     assert task.metadata == {"choice_shuffle_seed": gpqa.CHOICE_SHUFFLE_SEED, "config": "gpqa_main"}
-    for s, q in zip(samples, gpqa.questions()):
+    for s, q in zip(samples, gpqa.questions(), strict=True):
         shuffled = gpqa.shuffle_choices(q)
         assert (s.id, s.input, s.target) == (q.record_id, q.question, shuffled.target)
         assert s.choices == list(shuffled.choices)
@@ -147,7 +147,7 @@ def test_inspect_eval_scores_replies_and_the_log_records_the_seed(gpqa, tmp_path
     # The prompt tells the model the exact answer format the scorer reads, with the shuffled choices.
     prompt = next(p for p in seen if q[0].question in p)
     assert "'ANSWER: $LETTER'" in prompt and "A,B,C,D" in prompt and "Think step by step" in prompt
-    for letter, text in zip("ABCD", gpqa.shuffle_choices(q[0]).choices):
+    for letter, text in zip("ABCD", gpqa.shuffle_choices(q[0]).choices, strict=True):
         assert f"{letter}) {text}" in prompt
 
     # The seed (and each question's order and letter) can be read back from the log file.

@@ -91,7 +91,7 @@ def test_task_samples_are_ten_shot_chats_ending_in_the_question(gsm8k):
     assert [s.id for s in samples] == [f"test-{n}" for n in range(6)]
     assert [s.target for s in samples] == TEST_ANSWERS
     examples = [(m.role, m.text) for m in gsm8k.fewshot_messages()]
-    for sample, problem in zip(samples, test):
+    for sample, problem in zip(samples, test, strict=True):
         assert [(m.role, m.text) for m in sample.input[:20]] == examples
         assert len(sample.input) == 21 and sample.input[-1].role == "user"
         assert sample.input[-1].text == f"{problem.question}\n{gsm8k.INSTRUCTION}"

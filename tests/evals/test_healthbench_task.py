@@ -31,10 +31,10 @@ from inspect_ai.solver import generate
 from scripted_grader import ScriptedGrader, message_text  # tests/scripted_grader.py
 
 from ptb.data import DataUnavailable, UrlFile
-from ptb.tasks.grader import GraderUnavailable
 from ptb.paths import EVALS_DIR
-from ptb.records import LadderStep, TaskSpec
 from ptb.plugins import load_task_module
+from ptb.records import LadderStep, TaskSpec
+from ptb.tasks.grader import GraderUnavailable
 
 URL = "https://openaipublic.blob.core.windows.net/simple-evals/healthbench/2025-05-07-06-14-12_oss_eval.jsonl"
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "urls" / URL.removeprefix("https://")
@@ -209,7 +209,7 @@ def test_test_texts_hold_messages_rubric_and_ideal_reply(hb):
     records = fixture_records()
     texts = hb.test_texts()
     assert len(texts) == 5
-    for text, pid in zip(texts, EASY_IDS):
+    for text, pid in zip(texts, EASY_IDS, strict=True):
         record = records[pid]
         assert all(m["content"] in text for m in record["prompt"])
         assert all(r["criterion"] in text for r in record["rubrics"])

@@ -17,9 +17,9 @@ from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 
 from ptb.data import DataUnavailable
+from ptb.plugins import load_task_module
 from ptb.sandbox import code_exec
 from ptb.sandbox.code_exec import SandboxUnavailable, run_python, sandbox_probe
-from ptb.plugins import load_task_module
 
 FIXTURE = (
     Path(__file__).resolve().parents[1] / "fixtures" / "hub" / "openai" / "openai_humaneval"
@@ -63,7 +63,7 @@ def test_loader_reads_every_field_in_order(humaneval):
     problems = humaneval.problems()
     rows = _rows()
     assert [p.task_id for p in problems] == [f"HumanEval/{i}" for i in range(6)]
-    for p, row in zip(problems, rows):
+    for p, row in zip(problems, rows, strict=True):
         assert (p.prompt, p.canonical_solution, p.test, p.entry_point) == (
             row["prompt"], row["canonical_solution"], row["test"], row["entry_point"],
         )  # fmt: skip

@@ -86,9 +86,9 @@ def test_llm_graded_task_asks_for_a_grader_of_the_agents_own_before_serving_anyt
     grader given on the command line it gets past that check."""
     from hydra import compose, initialize_config_dir
 
-    from ptb.plan import build_task
     from ptb.evaluation import agent_cli
     from ptb.paths import CONF_DIR
+    from ptb.plan import build_task
 
     with initialize_config_dir(str(CONF_DIR), version_base=None):
         cfg = compose("config", overrides=["task=healthbench"])

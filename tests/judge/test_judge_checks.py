@@ -18,9 +18,9 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from ptb.errors import ConfigError  # noqa: E402
+from ptb.records import AgentSpec, Budget, LadderStep, ModelSpec, RunSpec, TaskSpec  # noqa: E402
 from ptb.stages.judge import CheckResult, Undecided, build_judge, judge_check, known_checks  # noqa: E402
 from ptb.stages.judge import judge_run as _judge_run  # noqa: E402
-from ptb.records import AgentSpec, Budget, LadderStep, ModelSpec, RunSpec, TaskSpec  # noqa: E402
 
 ALL_CHECKS = {
     "harness_unchanged": {"flag": True},
@@ -45,7 +45,7 @@ def save_llama(folder: Path, seed: int, **overrides) -> Path:
     model = transformers.LlamaForCausalLM(config)
     # a trained model's norm weights are not all ones; make them differ between seeds too
     with torch.no_grad():
-        for name, p in model.named_parameters():
+        for p in model.parameters():
             if p.ndim == 1:
                 p.add_(0.1 * torch.randn_like(p))
     model.save_pretrained(folder)
@@ -90,7 +90,7 @@ VOCAB = ["alpha", "bravo", "cedar", "delta", "ember", "falcon", "garnet", "harbo
          "kettle", "lantern", "meadow", "nectar", "orchid", "pepper", "quartz", "raven", "saddle", "timber",
          "umber", "velvet", "willow", "yonder", "zephyr", "anchor", "basil", "cobalt", "dune", "fable"]
 TEST_ITEMS = [" ".join(random.choice(VOCAB) for _ in range(16)) + f" answer {i * 7 + 3}" for i in range(40)]
-UNRELATED = ["the quick brown fox jumps over the lazy dog number %d again and again" % i for i in range(500)]
+UNRELATED = [f"the quick brown fox jumps over the lazy dog number {i} again and again" for i in range(500)]
 
 
 def write_task(folder: Path, items: list[str], allowed: list[str] | None = None) -> Path:

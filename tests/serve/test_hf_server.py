@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ptb.serve.launch import ServerStartError, start_server
 from ptb.paths import template_path
+from ptb.serve.launch import ServerStartError, start_server
 
 os.environ["HF_HUB_OFFLINE"] = "1"
 
@@ -95,7 +95,7 @@ def test_concurrent_requests_are_batched_and_equal_the_unbatched_greedy_outputs(
 
     assert after["rows"] - before["rows"] == len(PROMPTS)
     assert after["batches"] - before["batches"] < len(PROMPTS), "concurrent requests were not batched"
-    for a, b in zip(alone, together):
+    for a, b in zip(alone, together, strict=True):
         assert a["choices"][0]["message"]["content"] == b["choices"][0]["message"]["content"]
         assert a["choices"][0]["finish_reason"] == b["choices"][0]["finish_reason"]
         assert a["usage"] == b["usage"]

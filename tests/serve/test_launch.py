@@ -25,7 +25,7 @@ def test_vllm_command_forces_the_harness_template_on_localhost(tmp_path):
     cmd = vllm_command(tmp_path / "ckpt", tmp_path / "qwen3.jinja", 8123, "final_model",
                        gpu_memory_utilization=0.5, max_model_len=4096, extra_args=["--seed", "0"])
     assert Path(cmd[0]).name == "vllm" and cmd[1:3] == ["serve", str(tmp_path / "ckpt")]
-    args = dict(zip(cmd[3::2], cmd[4::2]))
+    args = dict(zip(cmd[3::2], cmd[4::2], strict=False))
     assert args["--chat-template"] == str(tmp_path / "qwen3.jinja")
     assert args["--served-model-name"] == "final_model"
     assert args["--host"] == "127.0.0.1" and args["--port"] == "8123"

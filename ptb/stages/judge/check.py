@@ -30,10 +30,11 @@ value of the wrong type is a ConfigError before anything runs. Checks live one p
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from ptb import registry
 from ptb.errors import ConfigError
@@ -142,12 +143,12 @@ def build_judge(raw: Mapping[str, Any] | None) -> JudgeConfig:
         flag = given.pop("flag", True)
         if not isinstance(flag, bool):
             raise ConfigError(f"{where}.flag={flag!r} is invalid: expected true or false")
+        options: object | None = None
         if plugin.options is None:
             if given:
                 raise ConfigError(f"{where}.{sorted(given)[0]} is unknown; accepted: flag")
-            options = None
         else:
-            fields = list(plugin.options.__dataclass_fields__)
+            fields = [f.name for f in dataclasses.fields(plugin.options)]
             extra = sorted(set(given) - set(fields))
             if extra:
                 raise ConfigError(f"{where}.{extra[0]} is unknown; accepted: flag, {', '.join(fields)}")

@@ -14,9 +14,9 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import torch
 from safetensors import safe_open
@@ -39,7 +39,7 @@ class CheckpointWeights:
         self._shapes: dict[str, Shape] = {}
 
     @classmethod
-    def open(cls, folder: Path) -> "CheckpointWeights":
+    def open(cls, folder: Path) -> CheckpointWeights:
         weights = cls(folder)
         try:
             weights._load_index()
@@ -104,7 +104,7 @@ class CheckpointWeights:
         self._stack.close()
         self._torch.clear()
 
-    def __enter__(self) -> "CheckpointWeights":
+    def __enter__(self) -> CheckpointWeights:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -45,7 +45,7 @@ def solve_on_ray(request: SolveRequest, num_cpus: float | None = None, num_gpus:
     """Solve in an `AgentRun` actor holding the budget's CPUs and GPUs (or the ones given)."""
     cpus = request.budget.cpus if num_cpus is None else num_cpus
     gpus = request.budget.gpus if num_gpus is None else num_gpus
-    actor = AgentRun.options(num_cpus=cpus, num_gpus=gpus).remote()
+    actor = AgentRun.options(num_cpus=cpus, num_gpus=gpus).remote()  # type: ignore[attr-defined]
     try:
         return ray.get(actor.solve.remote(request))
     except (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError) as exc:

@@ -26,12 +26,13 @@ import math
 import subprocess
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Mapping
+from typing import IO
 
-from ptb.records import AgentSpec, Budget, Outcome
+from ptb.records import AgentSpec, Budget, Outcome, Status
 from ptb.sandbox import Sandbox, SandboxRequest, make_sandbox
 from ptb.stages.solve.monitor import Monitor
 from ptb.stages.solve.process_tree import ProcessTree, become_subreaper, own_children, process_name, terminate_tree
@@ -59,7 +60,7 @@ class SolveRequest:
 
 def log_time(t: float) -> str:
     """The timestamp of a solve.log line (UTC, milliseconds); `ptb.traces` reads it back."""
-    return datetime.fromtimestamp(t, timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.fromtimestamp(t, UTC).isoformat(timespec="milliseconds")
 
 
 class SolveLog:
@@ -148,9 +149,9 @@ def _supervise(req: SolveRequest, sandbox: Sandbox, solve_log: SolveLog) -> Outc
             )
     except OSError as exc:
         ended_at = time.time()
-        reason = f"the agent could not be started: {exc}"
-        solve_log.note(reason)
-        outcome = Outcome("crashed", started_at, ended_at, None, reason)
+        why = f"the agent could not be started: {exc}"
+        solve_log.note(why)
+        outcome = Outcome("crashed", started_at, ended_at, None, why)
         return outcome
 
     tree = ProcessTree(proc.pid, adopt_orphans_after=children_before, launcher_names=sandbox.launcher_names)
@@ -188,6 +189,8 @@ def _supervise(req: SolveRequest, sandbox: Sandbox, solve_log: SolveLog) -> Outc
         )
         if end.survivors:
             log.error("agent processes %s of %s survived SIGKILL", list(end.survivors), req.run_dir)
+        status: Status
+        reason: str | None
         status, reason = "timeout", (
             f"budget of {budget.seconds:.0f}s reached; SIGTERM to {len(end.terminated)} processes, "
             f"{len(end.killed)} still alive after {budget.grace_seconds:g}s got SIGKILL"

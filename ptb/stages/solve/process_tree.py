@@ -24,8 +24,8 @@ import ctypes
 import os
 import signal
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import psutil
 
@@ -162,7 +162,7 @@ def terminate_tree(
                 killed.append(proc.pid)
         gone, _ = psutil.wait_procs(members, timeout=1.0)
         # psutil's wait reaps our own children: keep the status it got
-        codes.update({p.pid: p.returncode for p in gone if isinstance(p.returncode, int)})
+        codes.update({p.pid: rc for p in gone if isinstance(rc := getattr(p, "returncode", None), int)})
     survivors = tuple(p.pid for p in tree.members())
     codes.update(_reap(tree, seen))
     return Termination(tuple(terminated), tuple(killed), codes, survivors)

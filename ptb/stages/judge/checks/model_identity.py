@@ -22,9 +22,10 @@ evaluation fails on its own. An unreadable *base* model is the harness's fault: 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from pathlib import Path
+from typing import Any
 
 from ptb.options import option
 from ptb.stages.judge.check import CheckResult, JudgeInputs, Undecided, judge_check

@@ -23,9 +23,10 @@ import codecs
 import fnmatch
 import gzip
 import os
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable, Iterator, Mapping
+from typing import IO
 
 import numpy as np
 
@@ -89,8 +90,8 @@ def build_test_grams(vocab: Vocabulary, texts: list[str], n: int) -> ItemGrams:
         lists[0].append(hashes)
         lists[1].append(np.full(len(hashes), index, dtype=np.int64))
     grams = ItemGrams(items=len(texts), grams_per_item=np.zeros(len(texts), dtype=np.int64))
-    for length, (hashes, owners) in by_length.items():
-        grams._set(length, np.concatenate(hashes), np.concatenate(owners))
+    for length, (hash_lists, owner_lists) in by_length.items():
+        grams._set(length, np.concatenate(hash_lists), np.concatenate(owner_lists))
         grams.grams_per_item += np.bincount(grams.owner[length], minlength=len(texts))
     return grams
 
@@ -133,7 +134,7 @@ def _open_text(path: Path) -> IO[str] | None:
             return None
     except (OSError, EOFError):
         return None  # unreadable or a corrupt .gz: nothing the agent could have trained on here
-    return opener(path, "rt", encoding="utf-8", errors="replace")  # type: ignore[call-overload]
+    return opener(path, "rt", encoding="utf-8", errors="replace")
 
 
 def _pieces(stream: IO[str], max_chars: int) -> Iterator[str]:
