@@ -1,3 +1,43 @@
-"""ptb: the PostTrainBench orchestrator (Hydra sweeps → Ray runs → evaluation, judge, scores)."""
+"""ptb: the PostTrainBench orchestrator (Hydra sweeps → Ray runs → evaluation, judge, scores).
+
+The map, in the order a command uses it:
+
+Commands (the Hydra ones get every job of a sweep at once from hydra_plugins/ptb_launcher)
+    run.py            python -m ptb.run       agents post-train models: plan, then the sweep
+    baseline/         python -m ptb.baseline  base and instruct baselines (store, meter, reference)
+    cache/            python -m ptb.cache     fill a shared HF cache for offline nodes (plan, fetch, verify, report)
+    report.py         python -m ptb.report    the leaderboard of a results folder (not Hydra)
+    batch.py          how a command receives every job of a sweep at once
+
+Plan time (nothing is scheduled until all of it passed)
+    plan.py           composed config → RunPlan / SweepSettings, every value checked
+    options.py        config mappings → frozen option records (unknown key, type, bounds)
+    registry.py       one registry for every plug-in kind, one decorator per plug-in
+    plugins.py        plug-in code loaded by path: evals/<task>/task.py, agents/<name>/trace.py
+    records.py        the frozen data between stages: specs, plans, outcome, verdict, metrics, result
+    errors.py         ConfigError (plan time), InfraFailure (retries exhausted)
+
+One run (`pipeline.py` runs the stages, each once, in this order)
+    stages/prepare.py     workspace, prompt, harness hashes
+    stages/solve/         the AgentRun actor: sandboxed agent, watchdog, monitor
+    stages/collect.py     final_model, workspace snapshot, trace (traces.py: trace parsers)
+    stages/judge/         checks/ (one module per check), run.py, remote.py (the Ray task)
+    stages/evaluate.py    the final evaluation in the shared pool
+    stages/score.py       result.json and the fallback rule
+
+The driver
+    sweep.py          every run handed to Ray at once; progress.py (live board); tracking/ (wandb)
+    cluster.py        starting or joining Ray, the evaluation pool on it
+
+Shared machinery
+    evaluation/       the pool of evaluation actors, inspect-ai runner, retry ladder, agent CLI
+    serve/            OpenAI-compatible servers: backends (hf, vllm), tool-call parsers, guard
+    sandbox/          bubblewrap / none / auto, and code_exec for generated code
+    models/           base models: the Hub, or built by ptb (tiny)
+    tasks/            the task SDK: data sources, answers, grader, code sandbox, strip_reasoning
+    data.py, hub.py   where task data and models come from (HF cache, URL files)
+    chat_templates.py which harness template and end-of-turn token evaluate a run
+    io.py, paths.py   atomic writes and records as JSON; the project's folders
+"""
 
 __version__ = "0.1.0"

@@ -385,3 +385,17 @@ def test_a_check_that_raises_becomes_a_failed_finding(tmp_path: Path) -> None:
     assert not raised.passed and "RuntimeError: boom" in raised.detail
     assert not verdict.flagged  # flag: false → recorded, not flagging
     assert verdict.reason == "not flagged; failed checks that do not flag: raising_check_for_tests"
+
+
+def test_overlap_without_the_test_data_is_undecided(tmp_path: Path) -> None:
+    spec = make_run(tmp_path, final_model=None)
+    (Path(spec.task.eval_dir) / "task.py").write_text(
+        (Path(spec.task.eval_dir) / "task.py").read_text().replace(
+            "def test_texts():\n    return list(TEST)",
+            "def test_texts():\n    from ptb.tasks import DataUnavailable\n    raise DataUnavailable('not in the HF cache')",
+        )
+    )
+    verdict = overlap(spec)
+    result = finding(verdict, "test_overlap")
+    assert result.outcome == "undecided" and not verdict.flagged and not verdict.decided
+    assert "the test items of 'faketask' cannot be read: DataUnavailable: not in the HF cache" in result.detail
