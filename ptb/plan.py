@@ -21,11 +21,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TextIO
+from typing import Any, TextIO, get_args
 
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ptb import registry
+from ptb.baseline.reference import BaselineKind
 from ptb.errors import ConfigError
 from ptb.options import build_options, check_value, option
 from ptb.paths import AGENTS_DIR, EVALS_DIR, PROMPTS_DIR, TEMPLATES_DIR
@@ -96,7 +97,7 @@ class SandboxConfig:
 class BaselineOptions:
     """``baseline:``: what `python -m ptb.baseline` measures."""
 
-    kinds: tuple[Literal["base", "instruct"], ...] = ("base", "instruct")
+    kinds: tuple[BaselineKind, ...] = get_args(BaselineKind)
     force: bool = False
 
 

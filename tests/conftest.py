@@ -23,6 +23,20 @@ from ptb.records import LadderStep, ModelSpec, TaskSpec
 TINY = ModelSpec(name="tiny", template="chatml", builder="tiny")
 
 
+@pytest.fixture(autouse=True)
+def registered_plugins():
+    """Plug-ins a test registers (a fake builder, a check that raises) are gone after it, so
+    the registry's name lists that other tests assert on stay the real ones."""
+    from ptb import registry
+
+    for kind in registry.KINDS:  # the built-in plug-ins first, so they are part of what is kept
+        registry.names(kind)
+    before = dict(registry._plugins)
+    yield
+    registry._plugins.clear()
+    registry._plugins.update(before)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def fixture_data_caches(tmp_path_factory) -> tuple[Path, Path]:
     """Every test reads benchmark data from fixture caches (tests/fixtures/hub, tests/fixtures/urls)

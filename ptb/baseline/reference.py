@@ -11,10 +11,10 @@ says so.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 BaselineKind = Literal["base", "instruct"]
-KINDS: tuple[str, ...] = ("base", "instruct")
+KINDS: tuple[str, ...] = get_args(BaselineKind)
 TASKS = ("aime2025", "arenahard_writing", "bfcl", "gpqa", "gsm8k", "healthbench", "humaneval")
 
 

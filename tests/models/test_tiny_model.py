@@ -92,16 +92,18 @@ def test_two_builds_give_identical_weights(tmp_path):
     assert first["steps"] == 3 and first["params"] == second["params"]
 
 
-# A builder registered for these tests (the real decorator); each test chooses what it does.
-FAKE_BUILD = {"fn": None}
-model_builder("fake", version="vtest")(lambda out: FAKE_BUILD["fn"](out))
 FAKE = ModelSpec(name="fake", template="chatml", builder="fake")
 
 
 @pytest.fixture
-def fake_build(monkeypatch):
+def fake_build():
+    """Registers the builder ``fake`` (the real decorator) for this test; ``fake_build(fn)``
+    chooses what it does."""
+    behaviour = {}
+    model_builder("fake", version="vtest")(lambda out: behaviour["fn"](out))
+
     def use(fn) -> None:
-        monkeypatch.setitem(FAKE_BUILD, "fn", fn)
+        behaviour["fn"] = fn
 
     return use
 

@@ -1,4 +1,4 @@
-"""Every config composes, and bad values fail before scheduling with a message that names
+"""ptb.plan: every config composes, and bad values fail before scheduling with a message that names
 the value and what is accepted."""
 
 from __future__ import annotations

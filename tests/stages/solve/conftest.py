@@ -10,7 +10,7 @@ import pytest
 from ptb.records import AgentSpec, Budget
 from ptb.stages.solve import SolveRequest
 
-FIXTURE_AGENTS = Path(__file__).resolve().parent.parent / "fixtures" / "agents"
+FIXTURE_AGENTS = Path(__file__).resolve().parents[2] / "fixtures" / "agents"
 
 
 @pytest.fixture

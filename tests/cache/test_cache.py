@@ -28,7 +28,7 @@ from ptb.data import HubDataset, UrlFile
 from ptb.hub import hub_cache_dir
 from ptb.paths import CONF_DIR, PROJECT_ROOT
 
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "cache"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cache"
 FIXTURE_CONF = FIXTURES / "conf"
 GRADER_KEY = "PTB_TEST_CACHE_GRADER_KEY"  # never set: verification must build graded tasks without it
 
