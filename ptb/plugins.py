@@ -5,7 +5,9 @@
     fmt = agent_trace_format(agent_dir)         # agents/<name>/trace.py's parser, else "plain"
 
 Both kinds of folder are loaded by file path (evals/ and agents/ are not installed packages),
-always from the harness's own copy, never one an agent could have edited, and once per process.
+always from the harness's own copy, never one an agent could have edited, and once per process:
+the driver loads them at plan time, before any agent runs, and reuses that module afterwards, so
+a file changed while agents run is never executed by the driver.
 A task folder's ``task.py`` must satisfy `ptb.tasks.TaskModule`; a missing or wrong attribute is a
 `ConfigError` at plan time. An agent folder may hold a ``trace.py`` whose ``@trace_parser``
 functions parse that scaffold's output; the parser it registers is the folder's default

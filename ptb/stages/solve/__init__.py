@@ -1,8 +1,8 @@
 """The solve stage: an agent in its sandbox, under its budget, watched to the last process.
 
     from ptb.stages.solve import SolveRequest, run_solve, solve_on_ray
-    outcome = solve_on_ray(request, num_cpus=budget.cpus, num_gpus=budget.gpus)  # in a Ray actor
-    outcome = run_solve(request)                                                # in this process
+    outcome = solve_on_ray(request)   # in a Ray actor holding request.budget's CPUs and GPUs
+    outcome = run_solve(request)      # in this process
 """
 
 from ptb.stages.solve.actor import AgentRun, solve_on_ray
