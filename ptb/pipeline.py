@@ -127,7 +127,7 @@ def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
 
     def collect_stage() -> CollectReport:
         stage(Stage.COLLECT, outcome.status)
-        report = collect(Path(spec.scratch_dir) / "workspace", run_dir, spec.agent.trace_format, agent_dir=spec.agent.path)
+        report = collect(Path(spec.scratch_dir) / "workspace", run_dir, spec.agent.trace_format, agent_dir=spec.agent.path, agent=spec.agent)
         if not plan.keep_workspace:
             shutil.rmtree(spec.scratch_dir, ignore_errors=True)  # weights and caches: the snapshot stays
         return report

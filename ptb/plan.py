@@ -38,6 +38,7 @@ from ptb.records import (
     AgentSpec,
     Budget,
     ClusterConfig,
+    EgressSpec,
     EvalPoolConfig,
     GraderConfig,
     JudgeConfig,
@@ -79,6 +80,7 @@ class TopLevel:
     sweep: str = option("default", pattern=SAFE_NAME, hint=SAFE_NAME_HINT)
     results_dir: str = "results"
     cache_dir: str = "~/.cache/ptb"
+    toolchain_dir: str = "~/.cache/ptb/toolchain"
     scratch_dir: str | None = None
     prompt_variant: str = option("default", pattern=SAFE_NAME, hint=SAFE_NAME_HINT)
     monitor_interval_s: float = option(5.0, gt=0)
@@ -111,7 +113,7 @@ class CacheOptions:
 
 
 # Every node of the composed config and what checks it; a key not listed is an error.
-_NODES = ("agent", "model", "task", "budget", "sandbox", "eval", "judge", "tracking", "cluster", "grader", "baseline", "cache")
+_NODES = ("agent", "model", "task", "budget", "sandbox", "eval", "judge", "tracking", "cluster", "grader", "baseline", "cache", "egress")
 
 
 def resolved_config(cfg: DictConfig | Mapping[str, Any]) -> dict[str, Any]:
@@ -163,14 +165,15 @@ def build_budget(cfg: Mapping[str, Any]) -> Budget:
 
 
 def build_agent(cfg: Mapping[str, Any]) -> AgentSpec:
-    # null means "the default" for these two; the record holds the resolved value
-    raw = {**cfg, "path": cfg.get("path") or "", "trace_format": cfg.get("trace_format") or ""}
+    # null means "the default" for these three; the record holds the resolved value
+    raw = {**cfg, **{key: cfg.get(key) or "" for key in ("path", "scaffold", "trace_format")}}
     agent = build_options(AgentSpec, raw, "agent")
-    path = Path(agent.path).expanduser().resolve() if agent.path else AGENTS_DIR / agent.name
+    scaffold = agent.scaffold or agent.name
+    path = Path(agent.path).expanduser().resolve() if agent.path else AGENTS_DIR / scaffold
     if not (path / "solve.sh").is_file():
         raise ConfigError(
-            f"agent folder {path} has no solve.sh (agent.path={cfg.get('path')!r}); an agent is a folder "
-            f"with a solve.sh; built-in agents: {_known(AGENTS_DIR, '*/solve.sh')}"
+            f"agent folder {path} has no solve.sh (agent.scaffold={cfg.get('scaffold')!r}, agent.path={cfg.get('path')!r}); "
+            f"an agent is a folder with a solve.sh; built-in agent folders: {_known(AGENTS_DIR, '*/solve.sh')}"
         )
     name = agent.name
     # A folder outside agents/ is the user's own agent: it is named after its folder so two
@@ -179,10 +182,19 @@ def build_agent(cfg: Mapping[str, Any]) -> AgentSpec:
         name = check_value(path.name, str, "agent.path (folder name)", {"pattern": SAFE_NAME, "hint": SAFE_NAME_HINT})
     for var in agent.env:
         check_value(var, str, f"agent.env (the variable {var!r})", {"pattern": ENV_NAME, "hint": "expected the name of an environment variable"})
+    if agent.cli is not None and not agent.model:
+        raise ConfigError(f"agent '{name}' runs the CLI {agent.cli.package} but agent.model is not set: give the vendor's model id")
+    if agent.reasoning_effort and not (agent.cli and agent.cli.reasoning_effort):
+        raise ConfigError(
+            f"agent.reasoning_effort={agent.reasoning_effort!r} is invalid for agent '{name}': its scaffold "
+            f"({scaffold}) takes no reasoning effort; set it to null"
+        )
+    if agent.cli is not None and not agent.network:
+        raise ConfigError(f"agent '{name}' runs {agent.cli.package}, which needs its vendor's API: agent.network must be true")
     # Loading the folder's trace.py registers its parsers; null means the folder's own format.
     trace_format = agent.trace_format or agent_trace_format(path)
     registry.lookup("trace_parser", trace_format, where="agent.trace_format")
-    return dataclasses.replace(agent, name=name, path=str(path), trace_format=trace_format)
+    return dataclasses.replace(agent, name=name, scaffold=path.name, path=str(path), trace_format=trace_format)
 
 
 def build_model(cfg: Mapping[str, Any]) -> ModelSpec:
@@ -243,6 +255,14 @@ def build_cluster(cfg: Mapping[str, Any]) -> ClusterConfig:
     return build_options(ClusterConfig, cfg, "cluster")
 
 
+def build_egress(cfg: Mapping[str, Any]) -> EgressSpec:
+    egress = build_options(EgressSpec, cfg, "egress")
+    for host, target in egress.resolve.items():
+        check_value(host, str, "egress.resolve (a host name)", {"pattern": r"[A-Za-z0-9.-]+", "hint": "expected a host name"})
+        check_value(target, str, f"egress.resolve.{host}", {"pattern": r"[A-Za-z0-9.:\[\]-]+:[0-9]{1,5}", "hint": "expected address:port"})
+    return egress
+
+
 def build_grader(cfg: Mapping[str, Any]) -> GraderConfig:
     return build_options(GraderConfig, cfg, "grader")
 
@@ -272,6 +292,7 @@ class JobConfig:
     grader: GraderConfig
     baseline: BaselineOptions
     cache: CacheOptions
+    egress: EgressSpec
     resolved: Mapping[str, Any]  # the resolved config itself (recorded, never interpreted)
 
 
@@ -298,6 +319,7 @@ def check_job(cfg: DictConfig | Mapping[str, Any]) -> JobConfig:
         grader=build_grader(_node(resolved, "grader")),
         baseline=build_baseline_options(_node(resolved, "baseline")),
         cache=build_cache_options(_node(resolved, "cache")),
+        egress=build_egress(_node(resolved, "egress")),
         resolved=resolved,
     )
 
@@ -321,6 +343,8 @@ def build_plan(cfg: DictConfig | Mapping[str, Any]) -> RunPlan:
         run_dir=str(sweep_dir / run_id),
         scratch_dir=str(scratch_root / run_id),
         cache_dir=str(Path(c.top.cache_dir).expanduser().resolve()),
+        toolchain_dir=str(Path(c.top.toolchain_dir).expanduser().resolve()),
+        egress=c.egress,
         monitor_interval_s=c.top.monitor_interval_s,
         infra_retries=c.top.infra_retries,
     )
@@ -373,6 +397,17 @@ def is_dry_run(cfg: DictConfig | Mapping[str, Any]) -> bool:
     return bool(cfg.get("dry_run"))
 
 
+def _agent_line(spec: RunSpec) -> str:
+    from ptb.agents.toolchain import find_cli, install_hint
+
+    agent = spec.agent
+    if agent.cli is None:
+        return f"{agent.scaffold} (offline), trace {agent.trace_format}"
+    found = find_cli(spec.toolchain_dir, agent.cli)
+    state = f"{agent.cli.bin} {found.version}" if found else f"{agent.cli.package}@{agent.cli.version} NOT INSTALLED ({install_hint(agent.name)})"
+    return f"{agent.scaffold} {agent.model} [{state}], trace {agent.trace_format}"
+
+
 def print_plan(plans: list[RunPlan], out: TextIO | None = None) -> None:
     """`dry_run=true`: what a command would run, one line per run, and nothing else."""
     out = out or sys.stdout
@@ -381,7 +416,7 @@ def print_plan(plans: list[RunPlan], out: TextIO | None = None) -> None:
         out.write(
             f"{s.run_id}  [{s.budget.hours:g} h, {s.budget.gpus} GPU, {s.budget.cpus:g} CPU; "
             f"model {s.model.hf_id or s.model.builder}; task {s.task.name} (w {s.task.weight:g}); "
-            f"agent trace {s.agent.trace_format}; judge {', '.join(c.name for c in plan.judge.checks) or 'none'}]"
+            f"agent {_agent_line(s)}; judge {', '.join(c.name for c in plan.judge.checks) or 'none'}]"
             f"  -> {s.run_dir}\n"
         )
     out.write(f"[ptb] dry run: {len(plans)} run(s) validated, nothing started\n")

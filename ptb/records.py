@@ -48,17 +48,64 @@ class Budget:
 
 
 @dataclass(frozen=True)
+class AgentCli:
+    """The npm package of an agent CLI that ptb installs into its toolchain folder."""
+
+    package: str = option(pattern=r"(@[a-z0-9][a-z0-9._-]*/)?[a-z0-9][a-z0-9._-]*", hint="expected an npm package name")
+    version: str = option(pattern=r"[0-9]+\.[0-9]+\.[0-9]+[A-Za-z0-9.+-]*", hint="expected an exact version such as 1.2.3")
+    bin: str = option(pattern=SAFE_NAME, hint="expected the name of the package's executable")
+    reasoning_effort: bool = False  # whether the CLI takes agent.reasoning_effort
+    reports_cost: bool = False  # whether the CLI's own output states the cost in USD
+
+
+@dataclass(frozen=True)
+class Price:
+    """List price of a model in USD per million tokens (the cost of a run when the CLI states none)."""
+
+    input: float = option(ge=0)
+    output: float = option(ge=0)
+    cached_input: float | None = option(None, ge=0)  # None: cached input costs as much as input
+
+    def cost(self, input_tokens: int, cached_input_tokens: int, output_tokens: int) -> float:
+        cached_rate = self.input if self.cached_input is None else self.cached_input
+        fresh = max(0, input_tokens - cached_input_tokens)
+        return (fresh * self.input + cached_input_tokens * cached_rate + output_tokens * self.output) / 1e6
+
+
+ReasoningEffort = Literal["medium", "high", "xhigh"]
+
+
+@dataclass(frozen=True)
 class AgentSpec:
-    """An agent folder (``solve.sh`` inside) and what its sandbox may let through."""
+    """An agent folder (``solve.sh`` inside) and what its sandbox may let through.
+
+    Offline agents (noop, recipe_sft) are just a folder. A real agent is a scaffold folder
+    (agents/claude_code/, ...) with a CLI ptb installs (``cli``), a vendor ``model``, and the
+    one secret it may see: its own vendor key (``key_env``).
+    """
 
     name: str = option(pattern=SAFE_NAME, hint=SAFE_NAME_HINT)
-    path: str = ""  # absolute path of the agent folder (config: null = agents/<name>/)
-    network: bool = False
+    scaffold: str = option("", pattern=f"({SAFE_NAME})?", hint=SAFE_NAME_HINT)  # agents/<scaffold>/ (config: null = name)
+    path: str = ""  # absolute path of the agent folder (config: null = agents/<scaffold>/)
+    model: str | None = option(None, pattern=r"\S+", hint="expected a model id without spaces")  # the vendor's model id
+    cli: AgentCli | None = None  # the CLI solve.sh launches (None: the folder needs none)
+    key_env: str | None = option(None, pattern=ENV_NAME, hint="expected the name of an environment variable")
+    base_url: str | None = option(None, pattern=r"https?://\S+", hint="expected an http(s) URL")  # a gateway or proxy
+    reasoning_effort: ReasoningEffort | None = None  # CLIs with cli.reasoning_effort only
+    reprompt: bool = False  # continue the session while reprompt_min_minutes are left
+    reprompt_min_minutes: float = option(30.0, gt=0)
+    price: Price | None = None  # None: the CLI's own cost where it states one, else unknown
+    network: bool = False  # true: the internet, through ptb's egress proxy only
     env: Mapping[str, str] = field(default_factory=dict)  # fixed variables for the agent
-    env_passthrough: tuple[str, ...] = option(  # host variables handed through (its own API key)
+    env_passthrough: tuple[str, ...] = option(  # host variables handed through (key_env is added)
         (), pattern=r"[A-Za-z_][A-Za-z0-9_]*", hint="expected the name of an environment variable"
     )
     trace_format: str = "plain"  # a trace_parser plug-in (config: null = the folder's own, else plain)
+
+    @property
+    def secret_vars(self) -> tuple[str, ...]:
+        """The host variables whose values reach the sandbox: redacted from every log ptb writes."""
+        return tuple(dict.fromkeys((*((self.key_env,) if self.key_env else ()), *self.env_passthrough)))
 
 
 @dataclass(frozen=True)
@@ -100,6 +147,14 @@ class TaskSpec:
 
 
 @dataclass(frozen=True)
+class EgressSpec:
+    """conf egress: the per-run egress proxy through which a networked agent reaches the internet."""
+
+    # host → "address:port" the proxy dials instead (a gateway for a vendor name; the tests' stand-in)
+    resolve: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class RunSpec:
     """One run: agent × model × task × budget × seed (× prompt variant), fully resolved."""
 
@@ -115,8 +170,10 @@ class RunSpec:
     run_dir: str  # <results_dir>/<sweep>/<run_id>; verdicts and metrics live here
     scratch_dir: str  # the agent's live workspace and home, deleted after collect
     cache_dir: str  # built models (tiny) and other harness caches
+    toolchain_dir: str = ""  # installed agent CLIs (`ptb.agents.toolchain`)
     monitor_interval_s: float = 5.0
     infra_retries: int = 2
+    egress: EgressSpec = field(default_factory=lambda: EgressSpec())
 
 
 # --------------------------------------------------------------------------- how to run it
@@ -203,6 +260,9 @@ class SweepSettings:
 
 
 Status = Literal["finished", "timeout", "crashed"]
+# What an agent's CLI said when it gave up: its key ran dry (quota), it was throttled, its
+# context overflowed, its key was refused, or it could not reach its API.
+FailureKind = Literal["rate_limit", "quota", "context_overflow", "auth", "network"]
 
 
 @dataclass(frozen=True)
@@ -214,6 +274,9 @@ class Outcome:
     ended_at: float
     exit_code: int | None
     reason: str | None = None  # human-readable, for crashed/timeout
+    failure: FailureKind | None = None  # why the agent's CLI gave up, where its output says so
+    failure_detail: str | None = None  # the line that said so (keys redacted)
+    sessions: int = 1  # CLI sessions: 1 + the reprompts (agent.reprompt)
 
     @property
     def seconds_used(self) -> float:
@@ -240,6 +303,20 @@ class CollectReport:
     skipped: tuple[SkippedFile, ...]  # left out of the snapshot, and why
     trace_format: str
     trace_events: int
+    usage: AgentUsage | None = None  # tokens and cost from the trajectory (None: no LLM agent)
+
+
+@dataclass(frozen=True)
+class AgentUsage:
+    """Tokens and cost of a run's agent, summed over its trajectory (trajectory.json)."""
+
+    input_tokens: int  # prompt tokens, cached ones included
+    cached_input_tokens: int
+    output_tokens: int
+    cost_usd: float | None  # None: unknown (the CLI states no cost and no price is configured)
+    cost_source: Literal["cli", "price", "unknown"]
+    steps: int  # agent steps (model responses)
+    tool_calls: int
 
 
 @dataclass(frozen=True)
@@ -315,3 +392,8 @@ class Result:
     seconds_used: float
     budget_seconds: float
     base_source: str | None = None  # where base_score came from: measured | reference
+    input_tokens: int | None = None  # the agent's tokens and cost (None: not an LLM agent)
+    cached_input_tokens: int | None = None
+    output_tokens: int | None = None
+    cost_usd: float | None = None  # None with tokens known: unknown cost (no price)
+    failure: str | None = None  # outcome.failure: why the agent's CLI gave up

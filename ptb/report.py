@@ -30,6 +30,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ptb.baseline.reference import KINDS
 from ptb.baseline.store import BaselineStore
@@ -53,6 +54,10 @@ class AgentRow:
     mean_seconds_used: float
     mean_budget_pct: float
     partial: bool  # some seed lacks a task × model cell of the sweep's grid
+    mean_input_tokens: float | None = None  # per run; None: no LLM agent (noop, recipe_sft)
+    mean_output_tokens: float | None = None
+    mean_cost_usd: float | None = None  # per run; None: unknown for some run, or no LLM agent
+    cost_unknown: int = 0  # runs with tokens but no known cost (no price configured)
 
 
 @dataclass(frozen=True)
@@ -208,6 +213,7 @@ def leaderboard(
                 mean_seconds_used=statistics.fmean(r.seconds_used for r in runs),
                 mean_budget_pct=_mean(budget_pcts) or 0.0,
                 partial=partial,
+                **_usage_means(runs),
             )
         )
     rows.sort(key=lambda row: (row.mean is None, -(row.mean or 0.0), row.agent, row.hours))
@@ -235,6 +241,33 @@ def leaderboard(
     return Leaderboard(title, tuple(rows), tasks, models, weights, tuple(results), tuple(footnotes), tuple(extra))
 
 
+def _usage_means(runs: list[Result]) -> dict[str, Any]:
+    """Tokens and cost per run. A mean cost over runs where some cost is unknown would read as a
+    cheaper agent: it is unknown then, with the count of such runs."""
+    llm = [r for r in runs if r.input_tokens is not None]
+    if not llm:
+        return {}
+    unknown = sum(r.cost_usd is None for r in llm)
+    return {
+        "mean_input_tokens": statistics.fmean(r.input_tokens or 0 for r in llm),
+        "mean_output_tokens": statistics.fmean(r.output_tokens or 0 for r in llm),
+        "mean_cost_usd": None if unknown else statistics.fmean(r.cost_usd or 0.0 for r in llm),
+        "cost_unknown": unknown,
+    }
+
+
+def _tokens(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.1f}k" if value >= 1e3 else f"{value:.0f}"
+
+
+def _cost(value: float | None, known: bool = True) -> str:
+    if not known:
+        return "unknown"
+    return "—" if value is None else f"${value:.2f}"
+
+
 def _label(agent: str, hours: float, groups: Mapping[tuple[str, float], object]) -> str:
     several_budgets = len({h for a, h in groups if a == agent}) > 1
     return f"{agent} ({hours:g} h)" if several_budgets else agent
@@ -258,7 +291,7 @@ def render_markdown(board: Leaderboard) -> str:
         return "\n".join(lines + ["No results.", ""])
     task_heads = [f"{t} (w {board.weights[t]:.3g})" for t in board.tasks]
     head = ["agent", "budget (h)", "score %", "± std", "seeds", *task_heads,
-            "time used", "% budget", "runs", "flagged", "fallbacks", "unscored"]
+            "time used", "% budget", "tokens in/out", "cost/run", "runs", "flagged", "fallbacks", "unscored"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in board.rows:
         cells = [
@@ -270,6 +303,8 @@ def render_markdown(board: Leaderboard) -> str:
             *(_pct(row.per_task[t]) for t in board.tasks),
             _duration(row.mean_seconds_used),
             f"{row.mean_budget_pct:.0f}%",
+            f"{_tokens(row.mean_input_tokens)} / {_tokens(row.mean_output_tokens)}",
+            _cost(row.mean_cost_usd, known=row.cost_unknown == 0),
             str(row.runs),
             str(row.flagged),
             str(row.fallbacks),
@@ -278,14 +313,15 @@ def render_markdown(board: Leaderboard) -> str:
         lines.append("| " + " | ".join(cells) + " |")
     for base in board.baselines:
         cells = [f"_{base.kind} models ({base.source})_", "—", _pct(base.mean), "—", "—",
-                 *(_pct(base.per_task[t]) for t in board.tasks), "—", "—", "—", "—", "—", "—"]
+                 *(_pct(base.per_task[t]) for t in board.tasks), "—", "—", "—", "—", "—", "—", "—", "—"]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Scores in percent. Per agent and seed: each task's score is averaged over the models "
         f"({', '.join(board.models)}), then weighted over tasks; score and ± std are the mean and sample "
         "standard deviation over seeds (— with one seed). Task columns: mean over seeds of the model average. "
-        "Time used and % budget: mean over runs. A flagged run, a run without final_model and a run whose "
+        "Time used, % budget, tokens and cost: mean over runs (cost unknown when a run's CLI states none and "
+        "no price is configured). A flagged run, a run without final_model and a run whose "
         "evaluation failed score the base model (fallbacks).",
     ]
     if board.footnotes:
@@ -293,12 +329,14 @@ def render_markdown(board: Leaderboard) -> str:
         lines += [f"- {note}" for note in board.footnotes]
     lines += ["", "## Runs", ""]
     run_head = ["run", "agent", "model", "task", "seed", "budget (h)", "score %", "raw %", "base %",
-                "base from", "flagged", "status", "time used", "fallback reason"]
+                "base from", "flagged", "status", "time used", "tokens in/out", "cost", "fallback reason"]
     lines += ["| " + " | ".join(run_head) + " |", "|" + "---|" * len(run_head)]
     for r in sorted(board.results, key=lambda r: (r.agent, r.hours, r.task, r.model, r.seed)):
         cells = [r.run_id, r.agent, r.model, r.task, str(r.seed), f"{r.hours:g}", _pct(r.score), _pct(r.raw_score),
                  _pct(r.base_score), r.base_source or "—", "yes" if r.flagged else "no", r.status,
                  _duration(r.seconds_used),
+                 "—" if r.input_tokens is None else f"{_tokens(r.input_tokens)} / {_tokens(r.output_tokens)}",
+                 "—" if r.input_tokens is None else _cost(r.cost_usd, known=r.cost_usd is not None),
                  (r.fallback_reason or "").replace("|", "/").replace("\n", " ")]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -308,16 +346,17 @@ def render_csv(board: Leaderboard) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["agent", "hours", "seeds", "score_mean", "score_std", *board.tasks, "mean_seconds_used",
-                     "mean_budget_pct", "runs", "flagged", "fallbacks", "unscored", "partial", "source"])
+                     "mean_budget_pct", "mean_input_tokens", "mean_output_tokens", "mean_cost_usd", "cost_unknown_runs", "runs", "flagged", "fallbacks", "unscored", "partial", "source"])
     blank = lambda v: "" if v is None else repr(v)  # noqa: E731  (full precision, empty for None)
     for row in board.rows:
         writer.writerow([row.agent, row.hours, row.seeds, blank(row.mean), blank(row.std),
                          *(blank(row.per_task[t]) for t in board.tasks), row.mean_seconds_used,
-                         row.mean_budget_pct, row.runs, row.flagged, row.fallbacks, row.unscored, row.partial,
+                         row.mean_budget_pct, blank(row.mean_input_tokens), blank(row.mean_output_tokens),
+                         blank(row.mean_cost_usd), row.cost_unknown, row.runs, row.flagged, row.fallbacks, row.unscored, row.partial,
                          "agent"])
     for base in board.baselines:
         writer.writerow([base.kind, "", "", blank(base.mean), "", *(blank(base.per_task[t]) for t in board.tasks),
-                         "", "", "", "", "", "", "", base.source])
+                         "", "", "", "", "", "", "", "", "", "", "", base.source])
     return buffer.getvalue()
 
 

@@ -20,6 +20,7 @@ from typing import NoReturn
 import hydra
 from omegaconf import DictConfig
 
+from ptb.agents.toolchain import check_clis_installed
 from ptb.batch import batch_entry
 from ptb.errors import ConfigError
 from ptb.plan import is_dry_run, plan_sweep, print_plan
@@ -40,6 +41,10 @@ def launch(configs: Sequence[DictConfig]) -> list[Result | None]:
     if is_dry_run(configs[0]):
         print_plan(plans)
         return [None] * len(plans)
+    try:
+        check_clis_installed([plan.spec for plan in plans])
+    except ConfigError as error:
+        fail(error)
     from ptb.sweep import run_sweep  # heavy (Ray, inspect): not needed for a dry run
 
     return run_sweep(plans, settings)

@@ -20,10 +20,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Any, Literal
 
 from ptb import registry
 from ptb.io import to_jsonable, write_text_atomic
@@ -42,10 +43,36 @@ class LogLine:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    id: str  # the scaffold's call id: its result names it
+    name: str  # the tool (Bash, exec_command, run_shell_command, bash, ...)
+    arguments: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Tokens (and cost, where the CLI states it) of one model response, or a session's totals."""
+
+    input_tokens: int = 0  # prompt tokens, cached ones included
+    cached_input_tokens: int = 0
+    output_tokens: int = 0  # reasoning tokens included
+    cost_usd: float | None = None  # as the CLI states it (None: it states none)
+    model: str | None = None
+    scope: Literal["step", "session"] = "step"  # session: the CLI's own totals for one session
+
+
+@dataclass(frozen=True)
 class TraceEvent:
+    """One event of trace.jsonl. ``call``, ``result_of`` and ``usage`` are what a scaffold's
+    parser knows beyond the text: `ptb.trajectory` builds trajectory.json (steps, tool calls and
+    their results, tokens, cost) from them."""
+
     t: float  # epoch seconds
     kind: str  # one of EVENT_KINDS
     text: str
+    call: ToolCall | None = None  # kind tool: the agent called a tool
+    result_of: str | None = None  # kind tool: the result of the call with this id
+    usage: Usage | None = None  # kind usage
 
 
 TraceParser = Callable[[Iterable[LogLine]], Iterable[TraceEvent]]
@@ -107,8 +134,29 @@ def parse_trace(solve_log: str | os.PathLike, trace_format: str) -> list[TraceEv
 def write_trace(solve_log: str | os.PathLike, out_path: str | os.PathLike, trace_format: str) -> int:
     """Write trace.jsonl (atomically); returns the number of events."""
     events = parse_trace(solve_log, trace_format)
-    write_text_atomic(out_path, "".join(json.dumps(to_jsonable(e)) + "\n" for e in events))
+    write_events(out_path, events)
     return len(events)
+
+
+def write_events(out_path: str | os.PathLike, events: Iterable[TraceEvent]) -> None:
+    """trace.jsonl: one event per line; fields that are empty are left out."""
+    lines = []
+    for event in events:
+        record = {k: v for k, v in to_jsonable(event).items() if v is not None}
+        lines.append(json.dumps(record) + "\n")
+    write_text_atomic(out_path, "".join(lines))
+
+
+def read_events(path: str | os.PathLike) -> list[TraceEvent]:
+    """trace.jsonl back as events (what the judge and the trajectory read)."""
+    from ptb.io import from_jsonable
+
+    events = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                events.append(from_jsonable(TraceEvent, json.loads(line)))
+    return events
 
 
 @trace_parser("plain")

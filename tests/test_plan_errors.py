@@ -22,6 +22,7 @@ COMPOSITIONS = [
     ("task=healthbench",),  # task.params
     ("model=gemma3-4b", "task=bfcl"),  # tool_template, forbidden
     ("eval=vllm", "sandbox=bwrap", "tracking=none"),
+    ("agent=gpt52",),  # a real agent: cli, price
 ]
 NOT_CHECKED = {"hydra"}  # Hydra's own node (its settings are Hydra's to check)
 
@@ -94,7 +95,23 @@ SEMANTIC = [
     ("agent.trace_format=claude_stream_jsn", "agent.trace_format='claude_stream_jsn' is unknown; accepted: ['plain'"),
     ("agent.env_passthrough=[NOT-A-VAR]", "agent.env_passthrough[0]='NOT-A-VAR' is invalid: expected the name of an environment variable"),
     ("+agent.env.BAD-NAME=1", "agent.env (the variable 'BAD-NAME')="),
-    ("+agent.envs={}", "agent.envs is unknown; accepted: name, path, network, env, env_passthrough, trace_format"),
+    ("+agent.envs={}", "agent.envs is unknown; accepted: name, scaffold, path, model, cli, key_env, base_url, reasoning_effort, reprompt"),
+    ("agent.scaffold=nosuch", "agents/nosuch has no solve.sh"),
+    ("agent.reasoning_effort=high", "agent.reasoning_effort='high' is invalid for agent 'recipe_sft'"),
+    ("agent.reprompt_min_minutes=0", "agent.reprompt_min_minutes=0 is invalid: expected a number > 0"),
+    ("agent.key_env=MY-KEY", "agent.key_env='MY-KEY' is invalid: expected the name of an environment variable"),
+    ("agent.base_url=gateway:8000", "agent.base_url='gateway:8000' is invalid: expected an http(s) URL"),
+    ("+agent.price.input=-1", "agent.price.input=-1 is invalid: expected a number >= 0"),
+    ("agent=opus agent.model=null", "runs the CLI @anthropic-ai/claude-code but agent.model is not set"),
+    ("agent=opus agent.network=false", "agent.network must be true"),
+    ("agent=opus agent.reasoning_effort=high", "its scaffold (claude_code) takes no reasoning effort"),
+    ("agent=gpt52 agent.reasoning_effort=low", "agent.reasoning_effort='low' is invalid: expected one of ['medium', 'high', 'xhigh']"),
+    ("agent=gpt52 agent.cli.version=latest", "agent.cli.version='latest' is invalid: expected an exact version"),
+    ("agent=gpt52 agent.cli.package=Not_A_Package", "agent.cli.package='Not_A_Package' is invalid: expected an npm package name"),
+    ("agent=gpt52 +agent.cli.registry=x", "agent.cli.registry is unknown; accepted: package, version, bin"),
+    ("agent=gpt52 +agent.price.dollars=1", "agent.price.dollars is unknown; accepted: input, output, cached_input"),
+    ("++egress.resolve={api.example.com:nowhere}", "egress.resolve.api.example.com='nowhere' is invalid: expected address:port"),
+    ("+egress.proxy=x", "egress.proxy is unknown; accepted: resolve"),
     ("model.builder=huge", "model.builder='huge' is unknown; accepted: ['tiny'"),
     ("model.hf_id=org/x", "needs exactly one of model.hf_id"),
     ("model.template=nosuch", "model.template='nosuch' has no evals/templates/nosuch.jinja"),
@@ -172,7 +189,7 @@ def test_a_value_of_the_wrong_type_anywhere_is_named(composition, override, need
 
 @pytest.mark.parametrize(("override", "needle"), SEMANTIC, ids=[o for o, _ in SEMANTIC])
 def test_a_wrong_value_anywhere_is_named_with_what_is_accepted(override, needle, tmp_path, capsys, nothing_scheduled):
-    cfg = compose_cfg(override, f"results_dir={tmp_path}/r")
+    cfg = compose_cfg(*override.split(" "), f"results_dir={tmp_path}/r")
     line = error_line(cfg, capsys)
     assert needle in line, line
     assert not (tmp_path / "r").exists()
@@ -182,7 +199,7 @@ def test_every_leaf_of_every_node_is_covered() -> None:
     """The wrong-type cases reach every node of the config (a new node gets cases for free)."""
     nodes = {case.values[1].split(".")[0].split("=")[0] for case in wrong_value_cases()}
     assert nodes >= {"agent", "model", "task", "budget", "sandbox", "eval", "judge", "tracking", "cluster",
-                     "grader", "baseline", "cache", "seed", "sweep", "results_dir", "dry_run", "keep_workspace"}
+                     "grader", "baseline", "cache", "egress", "seed", "sweep", "results_dir", "dry_run", "keep_workspace"}
 
 
 @pytest.mark.parametrize(

@@ -93,7 +93,7 @@ def test_partial_grid_unscored_runs_and_one_seed(grid: list[Result]) -> None:
     assert unscored.startswith("1 run(s) have no score")
     md = render_markdown(board)
     assert "| A (*) | 1 | 44.0 | — | 1 |" in md and "| C (*) | 1 | 90.0 | — | 1 | 90.0 | — |" in md
-    assert "| B-m2-t2-s1 | B | m2 | t2 | 1 | 1 | — | — | 5.0 | — | no | finished | 1:00 | every evaluation attempt failed |" in md
+    assert "| B-m2-t2-s1 | B | m2 | t2 | 1 | 1 | — | — | 5.0 | — | no | finished | 1:00 | — | — | every evaluation attempt failed |" in md
 
 
 def test_budgets_of_one_agent_are_separate_rows(grid: list[Result]) -> None:
@@ -109,7 +109,7 @@ def test_write_report_and_cli(tmp_path: Path, grid: list[Result], capsys) -> Non
     assert markdown == sweep / "leaderboard.md" and table == sweep / "leaderboard.csv"
     text = markdown.read_text()
     assert text.startswith("# Leaderboard — sw\n")
-    assert "| A | 1 | 40.0 | 15.6 | 2 | 40.0 | 40.0 | 0:30 | 50% | 8 | 0 | 0 | 0 |" in text
+    assert "| A | 1 | 40.0 | 15.6 | 2 | 40.0 | 40.0 | 0:30 | 50% | — / — | — | 8 | 0 | 0 | 0 |" in text
     rows = list(csv.DictReader(table.open()))
     assert [r["agent"] for r in rows] == ["A", "B"]
     assert float(rows[0]["score_mean"]) == pytest.approx(0.40) and float(rows[1]["t1"]) == pytest.approx(0.15)
@@ -140,3 +140,26 @@ def test_cli_as_module(tmp_path: Path, grid: list[Result]) -> None:
     proc = subprocess.run([sys.executable, "-m", "ptb.report", str(sweep)], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "| B | 1 | 18.5 | 12.0 |" in proc.stdout and str(sweep / "leaderboard.csv") in proc.stdout
+
+
+def test_tokens_and_cost_per_run_and_unknown_cost_is_never_zero() -> None:
+    priced = [
+        result("P", 0, "t1", "m1", 0.5, input_tokens=1_000_000, cached_input_tokens=0, output_tokens=20_000, cost_usd=3.0),
+        result("P", 0, "t2", "m1", 0.5, input_tokens=3_000_000, cached_input_tokens=0, output_tokens=40_000, cost_usd=5.0),
+    ]
+    unpriced = [
+        result("U", 0, "t1", "m1", 0.5, input_tokens=500, cached_input_tokens=0, output_tokens=50, cost_usd=None),
+        result("U", 0, "t2", "m1", 0.5, input_tokens=1500, cached_input_tokens=0, output_tokens=150, cost_usd=2.0),
+    ]
+    offline = [result("O", 0, "t1", "m1", 0.5), result("O", 0, "t2", "m1", 0.5)]
+    board = leaderboard([*priced, *unpriced, *offline])
+    rows = {row.agent: row for row in board.rows}
+    assert rows["P"].mean_input_tokens == 2_000_000 and rows["P"].mean_output_tokens == 30_000
+    assert rows["P"].mean_cost_usd == pytest.approx(4.0) and rows["P"].cost_unknown == 0
+    assert rows["U"].mean_cost_usd is None and rows["U"].cost_unknown == 1  # not a cheaper agent: unknown
+    assert rows["O"].mean_input_tokens is None and rows["O"].mean_cost_usd is None
+    md = render_markdown(board)
+    assert "| 2.00M / 30.0k | $4.00 |" in md
+    assert "| 1.0k / 100 | unknown |" in md
+    assert "| — / — | — |" in md  # offline agents: no LLM, no tokens
+    assert "| U-m1-t1-s0 | U | m1 | t1 | 0 | 1 | 50.0 | 50.0 | 5.0 | — | no | finished | 1:00 | 500 / 50 | unknown |" in md

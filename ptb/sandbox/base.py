@@ -54,6 +54,9 @@ class Sandbox(abc.ABC):
     # (bwrap's own processes die of it and take the whole sandbox down with SIGKILL, which
     # would cut the agent's grace period short); they still get the SIGKILL.
     launcher_names: frozenset[str] = frozenset()
+    # Whether the command gets a network namespace of its own (then a fixed port inside it is
+    # always free; without one, the egress bridge takes a free port of the host).
+    isolates_network: bool = False
 
     @abc.abstractmethod
     def command(self, request: SandboxRequest) -> tuple[list[str], dict[str, str]]:

@@ -91,6 +91,7 @@ class BwrapSandbox(Sandbox):
     kind = "bwrap"
     warning = None
     launcher_names = frozenset({"bwrap"})
+    isolates_network = True
 
     def __init__(self) -> None:
         ok, why = bwrap_probe()

@@ -13,7 +13,8 @@ Writes, all atomically (temp name, then rename), in ``run_dir``:
   *.bin, *.pt, ...), files over ``max_file_bytes``, virtualenvs, caches of compiled code,
   symlinks, or final_model/ (copied above); text data files stay so the judge can read them.
 - ``trace.jsonl`` from ``solve.log`` (see `ptb.traces`; the agent folder's own ``trace.py`` is
-  loaded first, so its format is known in any process), and ``collect.json``
+  loaded first, so its format is known in any process); with ``agent`` given, ``trajectory.json``
+  (ATIF, see `ptb.trajectory`) and the agent's tokens and cost; and ``collect.json``
   (`ptb.records.CollectReport`).
 
 Idempotent: once collect.json exists, collect returns it and touches nothing.
@@ -25,10 +26,12 @@ import os
 import shutil
 from pathlib import Path
 
-from ptb.io import read_record, write_record
+from ptb.agents.toolchain import InstalledCli
+from ptb.io import read_record, write_json_atomic, write_record
 from ptb.plugins import load_agent_plugins
-from ptb.records import CollectReport, SkippedFile
-from ptb.traces import get_trace_parser, write_trace
+from ptb.records import AgentSpec, CollectReport, SkippedFile
+from ptb.traces import get_trace_parser, parse_trace, write_events
+from ptb.trajectory import agent_usage, build_trajectory
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".onnx")
 MAX_SNAPSHOT_FILE_BYTES = 20 * 1024 * 1024
@@ -46,6 +49,7 @@ def collect(
     trace_format: str,
     *,
     agent_dir: str | Path | None = None,
+    agent: AgentSpec | None = None,
     max_file_bytes: int = MAX_SNAPSHOT_FILE_BYTES,
     max_total_bytes: int = MAX_SNAPSHOT_TOTAL_BYTES,
 ) -> CollectReport:
@@ -70,7 +74,13 @@ def collect(
         files = model_bytes = snap_files = snap_bytes = 0
         has_model, reason, skipped = False, f"the workspace {workspace} does not exist", []
 
-    events = write_trace(run_dir / "solve.log", run_dir / "trace.jsonl", trace_format)
+    events = parse_trace(run_dir / "solve.log", trace_format)
+    write_events(run_dir / "trace.jsonl", events)
+    usage = None
+    if agent is not None:
+        trajectory = build_trajectory(events, agent=agent, cli_version=_cli_version(run_dir), session_id=run_dir.name)
+        write_json_atomic(run_dir / "trajectory.json", trajectory)
+        usage = agent_usage(trajectory, agent)
     report = CollectReport(
         has_final_model=has_model,
         final_model_reason=reason,
@@ -80,10 +90,16 @@ def collect(
         snapshot_bytes=snap_bytes,
         skipped=tuple(skipped),
         trace_format=trace_format,
-        trace_events=events,
+        trace_events=len(events),
+        usage=usage,
     )
     write_record(report_path, report)
     return report
+
+
+def _cli_version(run_dir: Path) -> str | None:
+    path = run_dir / "agent_cli.json"  # written by prepare: the CLI version the run really used
+    return read_record(path, InstalledCli).version if path.is_file() else None
 
 
 # --------------------------------------------------------------------------- final_model

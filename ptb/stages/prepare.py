@@ -22,9 +22,10 @@ from typing import Any
 
 import yaml
 
+from ptb.agents.toolchain import InstalledCli, ToolchainError, find_cli, install_hint
 from ptb.chat_templates import harness_template, model_templates, tool_parser
 from ptb.data import harness_files_root
-from ptb.io import sha256_file, to_jsonable, write_json_atomic, write_text_atomic
+from ptb.io import sha256_file, to_jsonable, write_json_atomic, write_record, write_text_atomic
 from ptb.paths import PROMPTS_DIR
 from ptb.plugins import load_task_module
 from ptb.records import RunPlan, RunSpec
@@ -41,12 +42,16 @@ printf '%d:%02d remaining\\n' $(( left / 3600 )) $(( (left % 3600) / 60 ))
 """
 
 
+AGENT_PROMPT_NOTE = "prompt_note.md"  # in an agent folder: a paragraph added to the prompt
+
+
 @dataclass(frozen=True)
 class PreparedRun:
     workspace: Path
     home: Path
     prompt_file: Path  # inside the workspace, fed to the agent on stdin
     env: Mapping[str, str]  # the agent's complete environment (PTB_DEADLINE is added at start)
+    cli: InstalledCli | None = None  # the agent's CLI on this node (agent_cli.json)
 
 
 def render_prompt(spec: RunSpec, workspace: Path, base_model_path: Path) -> str:
@@ -80,6 +85,9 @@ def render_prompt(spec: RunSpec, workspace: Path, base_model_path: Path) -> str:
     if spec.task.allowed_data:
         data_line += " Allowed despite coming from the benchmark: " + "; ".join(spec.task.allowed_data) + "."
     text = (PROMPTS_DIR / f"{spec.prompt_variant}.md").read_text()
+    note = Path(spec.agent.path) / AGENT_PROMPT_NOTE
+    if note.is_file():  # what this scaffold needs to be told (Claude Code: it runs non-interactively)
+        text = text.rstrip("\n") + "\n\n" + note.read_text().replace("{", "{{").replace("}", "}}")
     return text.format(
         model_id=spec.model.hf_id or f"{spec.model.name} (built by the harness)",
         benchmark=spec.task.benchmark,
@@ -94,12 +102,20 @@ def render_prompt(spec: RunSpec, workspace: Path, base_model_path: Path) -> str:
     )
 
 
-def agent_env(spec: RunSpec, workspace: Path, home: Path, prompt_file: Path, base_model_path: Path) -> dict[str, str]:
-    """The complete environment of the agent; nothing of the host leaks unless listed."""
+def agent_env(
+    spec: RunSpec, workspace: Path, home: Path, prompt_file: Path, base_model_path: Path, cli: InstalledCli | None = None
+) -> dict[str, str]:
+    """The complete environment of the agent; nothing of the host leaks unless listed. Of the
+    host's secrets only the agent's own vendor key (``agent.key_env``) and ``env_passthrough``
+    reach it — never the LLM grader's key."""
     venv_bin = str(Path(sys.executable).parent)
     threads = str(max(1, math.floor(spec.budget.cpus)))
+    path = [venv_bin]
+    node = shutil.which("node")
+    if cli is not None and node:  # the CLIs are Node programs (or launched by a Node shim)
+        path.append(str(Path(node).resolve().parent))
     env = {
-        "PATH": f"{venv_bin}:/usr/local/bin:/usr/bin:/bin",
+        "PATH": ":".join(dict.fromkeys([*path, "/usr/local/bin", "/usr/bin", "/bin"])),
         "HOME": str(home),
         "LANG": "C.UTF-8",
         "TMPDIR": "/tmp",
@@ -119,11 +135,35 @@ def agent_env(spec: RunSpec, workspace: Path, home: Path, prompt_file: Path, bas
     for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_HOME", "HF_HUB_CACHE", "PTB_DATA_DIR"):
         if var in os.environ:
             env[var] = os.environ[var]
-    env.update(spec.agent.env)
-    for var in spec.agent.env_passthrough:
+    agent = spec.agent
+    if cli is not None:
+        # the contract of a scaffold's solve.sh (see agents/claude_code/solve.sh)
+        env.update({
+            "PTB_AGENT_CLI": cli.executable,
+            "PTB_AGENT_MODEL": agent.model or "",
+            "PTB_AGENT_BASE_URL": agent.base_url or "",
+            "PTB_AGENT_KEY_ENV": agent.key_env or "",
+            "PTB_AGENT_REASONING_EFFORT": agent.reasoning_effort or "",
+        })
+    env.update(agent.env)
+    for var in agent.secret_vars:
         if var in os.environ:
             env[var] = os.environ[var]
     return env
+
+
+def find_agent_cli(spec: RunSpec) -> InstalledCli | None:
+    """The run's agent CLI on this node, or an error naming the install command."""
+    cli = spec.agent.cli
+    if cli is None:
+        return None
+    found = find_cli(spec.toolchain_dir, cli)
+    if found is None:
+        raise ToolchainError(
+            f"{cli.package}@{cli.version} is not installed in {spec.toolchain_dir} on this node; "
+            f"run: {install_hint(spec.agent.name)} toolchain_dir={spec.toolchain_dir}"
+        )
+    return found
 
 
 def _move_aside_interrupted(scratch: Path) -> None:
@@ -181,8 +221,11 @@ def prepare(plan: RunPlan, base_model_path: Path) -> PreparedRun:
 
     hashes = {str(p.relative_to(workspace)): sha256_file(p) for p in harness_files}
     write_json_atomic(run_dir / "harness_hashes.json", hashes)
-    env = agent_env(spec, workspace, home, prompt_file, base_model_path)
-    return PreparedRun(workspace=workspace, home=home, prompt_file=prompt_file, env=env)
+    cli = find_agent_cli(spec)
+    if cli is not None:
+        write_record(run_dir / "agent_cli.json", cli)  # the version this run really used
+    env = agent_env(spec, workspace, home, prompt_file, base_model_path, cli)
+    return PreparedRun(workspace=workspace, home=home, prompt_file=prompt_file, env=env, cli=cli)
 
 
 def hidden_from_agents(spec: RunSpec) -> tuple[str, ...]:
@@ -205,7 +248,8 @@ def solve_request(prepared: PreparedRun, spec: RunSpec, base_model_path: Path) -
         env=dict(prepared.env),
         budget=spec.budget,
         sandbox=spec.sandbox,
-        readonly=(str(base_model_path), spec.agent.path),
+        readonly=(str(base_model_path), spec.agent.path, *((prepared.cli.home,) if prepared.cli else ())),
         monitor_interval_s=spec.monitor_interval_s,
         hidden=hidden_from_agents(spec),
+        egress_resolve=dict(spec.egress.resolve),
     )

@@ -36,6 +36,7 @@ def score_run(
     base_source: str | None = None,
 ) -> Result:
     reason = fallback_reason(collected, verdict, metrics)
+    usage = collected.usage
     return Result(
         run_id=spec.run_id,
         sweep=spec.sweep,
@@ -54,6 +55,11 @@ def score_run(
         seconds_used=round(outcome.seconds_used, 3),
         budget_seconds=spec.budget.seconds,
         base_source=base_source,
+        input_tokens=usage.input_tokens if usage else None,
+        cached_input_tokens=usage.cached_input_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        cost_usd=usage.cost_usd if usage else None,
+        failure=outcome.failure,
     )
 
 
