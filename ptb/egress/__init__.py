@@ -1,0 +1,62 @@
+"""The sandbox's one way to the internet: a per-run egress proxy that records every connection.
+
+The sandbox keeps its own network namespace (only a loopback inside). The host runs an
+`EgressProxy` on a Unix socket, bind-mounted into the sandbox; inside, `bridge.py` listens on
+the sandbox's 127.0.0.1 and relays every connection to that socket; the agent's proxy variables
+point at the bridge. Each tunnel and request becomes one line of ``egress.jsonl`` in the run
+folder, which the sandbox cannot see (no header, no query value in it: they hold API keys).
+
+How a run uses it::
+
+    import sys, os
+    from ptb.egress import BRIDGE, DEFAULT_PORT, EgressProxy, bridged_argv, proxy_env
+
+    socket_path = run_scratch / "egress" / "proxy.sock"   # a folder holding the socket only
+    with EgressProxy(socket_path, run_dir / "egress.jsonl", policy=None) as proxy:
+        request = SandboxRequest(
+            argv=tuple(bridged_argv(os.path.realpath(sys.executable), str(BRIDGE),
+                                    str(socket_path), DEFAULT_PORT, agent_argv)),
+            readonly=(..., str(BRIDGE), str(socket_path.parent)),
+            env={**agent_env, **proxy_env(DEFAULT_PORT)},
+            network=False,                                # keep --unshare-net
+            ...)
+        ...  # run and supervise the sandbox as usual; the proxy outlives it
+
+Facts this rests on:
+
+- The socket's folder may be bind-mounted read-only: connect() on a Unix socket needs write
+  permission on the socket file, which a read-only mount does not take away (checked on Linux,
+  as root and as an unprivileged user in a user namespace). Read-only is better: the agent
+  cannot replace the socket. The folder is created 0700 and the socket 0600: the sandbox runs as
+  the same uid, other users of the node stay out.
+- The bridge runs between keeper.py and the agent (keeper → bridge → agent), so the agent's
+  first request finds it listening. It exits right after its child, with the child's exit code;
+  it never forwards SIGTERM (the harness signals the whole tree; a second SIGTERM would hurt
+  programs that treat it as "force quit"). Processes the agent left behind lose the network
+  when the bridge exits, while the keeper still waits for them in the grace period.
+- ``NO_PROXY=localhost,127.0.0.1,::1``: loopback inside the sandbox is the sandbox's own; sent to
+  the proxy it would name the host's loopback, which the proxy refuses (it dials only public
+  addresses, or what ``resolve`` maps). Go clients never proxy loopback whatever NO_PROXY says.
+- Clients send the host name to the proxy and never resolve it themselves, so the sandbox needs
+  no DNS: the proxy resolves on the host.
+"""
+
+from ptb.egress.launch import BRIDGE, DEFAULT_PORT, NO_PROXY, bridged_argv, proxy_env
+from ptb.egress.proxy import EgressProxy, Policy, Refused, Resolve, allow_all
+from ptb.egress.record import EgressLog, EgressRecord, redacted_target
+
+__all__ = [
+    "BRIDGE",
+    "DEFAULT_PORT",
+    "NO_PROXY",
+    "EgressLog",
+    "EgressProxy",
+    "EgressRecord",
+    "Policy",
+    "Refused",
+    "Resolve",
+    "allow_all",
+    "bridged_argv",
+    "proxy_env",
+    "redacted_target",
+]
