@@ -314,7 +314,7 @@ class AgentUsage:
     cached_input_tokens: int
     output_tokens: int
     cost_usd: float | None  # None: unknown (the CLI states no cost and no price is configured)
-    cost_source: Literal["cli", "price", "unknown"]
+    cost_source: Literal["cli", "price", "cli+price", "unknown"]  # cli+price: a killed session priced
     steps: int  # agent steps (model responses)
     tool_calls: int
 

@@ -159,6 +159,49 @@ def read_events(path: str | os.PathLike) -> list[TraceEvent]:
     return events
 
 
+def json_lines(lines: Iterable[LogLine]) -> Iterator[tuple[LogLine, dict[str, Any] | None]]:
+    """Each stdout line with its JSON object, or None: a stderr line, or a stdout line that is
+    not one JSON object (a CLI's banner, a crash trace). Scaffold parsers start from this."""
+    for line in lines:
+        obj: Any = None
+        if line.stream == "stdout" and line.text.lstrip().startswith("{"):
+            try:
+                obj = json.loads(line.text)
+            except ValueError:
+                obj = None
+        yield line, obj if isinstance(obj, dict) else None
+
+
+def unparsed(line: LogLine) -> TraceEvent:
+    """A line a scaffold parser does not understand, kept as it was: stderr is error, else output."""
+    return TraceEvent(line.t, "error" if line.stream == "stderr" else "output", line.text)
+
+
+def call_text(name: str, arguments: Mapping[str, Any]) -> str:
+    """A tool call as one readable line: the shell command itself where there is one."""
+    for key in ("command", "cmd"):
+        value = arguments.get(key)
+        if isinstance(value, str):
+            return f"{name}: {value}"
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return f"{name}: {' '.join(value)}"
+    return f"{name}: {json.dumps(dict(arguments), ensure_ascii=False, default=str)}"
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """A JSON object from a CLI's output, or an empty one for anything else (hostile input)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def as_int(value: Any) -> int:
+    """A token count from a CLI's JSON: hostile or missing values count as 0, never crash."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
 @trace_parser("plain")
 def _plain(lines: Iterable[LogLine]) -> Iterator[TraceEvent]:
     """Scaffolds without structured output: stdout lines are output, stderr lines errors."""

@@ -61,15 +61,19 @@ class _Step:
             step["observation"] = {"results": self.results}
         if self.usage is not None:
             u = self.usage
-            cost = u.cost_usd if u.cost_usd is not None else price_cost(u)
+            cost = price_cost(u)
             step["metrics"] = {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
                                "cached_tokens": u.cached_input_tokens, "cost_usd": cost}
         return step
 
 
 def _steps(events: Iterable[TraceEvent]) -> tuple[list[_Step], list[Usage]]:
+    """The steps, and the usage the run's totals sum: each session's own totals where the CLI
+    stated them, else the figures of that session's steps. A session killed at the deadline
+    never prints its totals, so the steps after the last stated totals count by themselves."""
     steps: list[_Step] = []
-    sessions: list[Usage] = []
+    totals: list[Usage] = []
+    unsummed: list[Usage] = []  # step figures since the last session totals
     by_call: dict[str, _Step] = {}
     open_step: _Step | None = None
 
@@ -84,8 +88,11 @@ def _steps(events: Iterable[TraceEvent]) -> tuple[list[_Step], list[Usage]]:
     for event in events:
         if event.kind == "usage" and event.usage is not None:
             if event.usage.scope == "session":
-                sessions.append(event.usage)
-            elif open_step is not None and open_step.usage is None:
+                totals.append(event.usage)
+                unsummed.clear()  # the session's totals cover its steps
+                continue
+            unsummed.append(event.usage)
+            if open_step is not None and open_step.usage is None:
                 open_step.usage = event.usage
             else:  # usage with no step of its own (a CLI that reports per turn only)
                 step = agent_step(event.t)
@@ -111,44 +118,47 @@ def _steps(events: Iterable[TraceEvent]) -> tuple[list[_Step], list[Usage]]:
         else:  # harness notes, errors: the system's side of the story
             open_step = None
             steps.append(_Step("system", event.t, texts=[f"[{event.kind}] {event.text}"]))
-    return steps, sessions
+    return steps, totals + unsummed
 
 
 def build_trajectory(
     events: Iterable[TraceEvent], *, agent: AgentSpec, cli_version: str | None, session_id: str
 ) -> dict[str, Any]:
-    steps, sessions = _steps(events)
+    events = list(events)
+    steps, totals = _steps(events)
     price = agent.price
+    cli_states_cost = agent.cli is not None and agent.cli.reports_cost
 
-    def price_cost(u: Usage) -> float | None:
-        return price.cost(u.input_tokens, u.cached_input_tokens, u.output_tokens) if price else None
+    def cost(u: Usage) -> tuple[float | None, str]:
+        """One response's or session's cost, and where it comes from."""
+        if cli_states_cost and u.cost_usd is not None:
+            return u.cost_usd, "cli"
+        if price is not None:
+            return price.cost(u.input_tokens, u.cached_input_tokens, u.output_tokens), "price"
+        return None, "unknown"
 
-    measured = [s.usage for s in steps if s.usage is not None]
-    totals = sessions or measured  # the CLI's own totals win over summing its steps
-    cli_cost = agent.cli is not None and agent.cli.reports_cost
     final: dict[str, Any] = {
         "total_prompt_tokens": sum(u.input_tokens for u in totals),
         "total_completion_tokens": sum(u.output_tokens for u in totals),
         "total_cached_tokens": sum(u.cached_input_tokens for u in totals),
         "total_steps": sum(1 for s in steps if s.source == "agent"),
     }
-    cli_costs = [u.cost_usd for u in totals]
-    if cli_cost and totals and all(c is not None for c in cli_costs):
-        final["total_cost_usd"], source = sum(c for c in cli_costs if c is not None), "cli"
-    elif price is not None and totals:
-        final["total_cost_usd"] = price.cost(final["total_prompt_tokens"], final["total_cached_tokens"],
-                                             final["total_completion_tokens"])
-        source = "price"
-    else:
+    # A session the deadline killed never states its cost: it is priced from its steps' tokens
+    # when the agent has a price ("cli+price"), else the run's cost is unknown, never a partial sum.
+    costs = [cost(u) for u in totals]
+    sources = sorted({src for _, src in costs}, key=("cli", "price", "unknown").index)
+    if not totals or "unknown" in sources:
         final["total_cost_usd"], source = None, "unknown"
+    else:
+        final["total_cost_usd"], source = sum(c for c, _ in costs if c is not None), "+".join(sources)
+    sessions = sum(1 for e in events if e.kind == "usage" and e.usage is not None and e.usage.scope == "session")
     return {
         "schema_version": SCHEMA_VERSION,
         "session_id": session_id,
         "agent": {"name": agent.scaffold or agent.name, "version": cli_version or "", "model_name": agent.model or ""},
-        "steps": [s.as_atif(i, agent.model, price_cost if not cli_cost else (lambda u: None))
-                  for i, s in enumerate(steps, start=1)],
+        "steps": [s.as_atif(i, agent.model, lambda u: cost(u)[0]) for i, s in enumerate(steps, start=1)],
         "final_metrics": final,
-        "extra": {"ptb": {"agent_config": agent.name, "cost_source": source, "sessions": max(1, len(sessions))}},
+        "extra": {"ptb": {"agent_config": agent.name, "cost_source": source, "sessions": max(1, sessions)}},
     }
 
 

@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 .venv/bin/ruff check . || { echo "test: ruff found problems (run .venv/bin/ruff check --fix .)" >&2; exit 1; }
 .venv/bin/mypy || { echo "test: mypy found type errors" >&2; exit 1; }
+# each agent folder's trace.py is its own top-level module (all named trace): one mypy run each
+for trace in agents/*/trace.py; do
+  .venv/bin/mypy --no-error-summary "$trace" || { echo "test: mypy found type errors in $trace" >&2; exit 1; }
+done
 export HF_HUB_OFFLINE=1 WANDB_SILENT=true
 # the tiny model is built once (about 75 s) and reused by later test runs
 export PTB_TEST_CACHE="${PTB_TEST_CACHE:-$PWD/.cache/ptb-test}"

@@ -27,14 +27,17 @@ TINY = ModelSpec(name="tiny", template="chatml", builder="tiny")
 def registered_plugins():
     """Plug-ins a test registers (a fake builder, a check that raises) are gone after it, so
     the registry's name lists that other tests assert on stay the real ones."""
-    from ptb import registry
+    from ptb import plugins, registry
 
     for kind in registry.KINDS:  # the built-in plug-ins first, so they are part of what is kept
         registry.names(kind)
     before = dict(registry._plugins)
+    loaded = dict(plugins._loaded)  # a file loaded in a test registers again when loaded next
     yield
     registry._plugins.clear()
     registry._plugins.update(before)
+    plugins._loaded.clear()
+    plugins._loaded.update(loaded)
 
 
 @pytest.fixture(scope="session", autouse=True)

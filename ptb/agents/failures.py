@@ -22,7 +22,7 @@ _RULES: tuple[tuple[FailureKind, str], ...] = (
     ("rate_limit", r"per minute|per second|requests per|tokens per min"),
     ("quota", r"insufficient_quota|quota|usage limit|credit balance|billing|out of credits|spending limit|RESOURCE_EXHAUSTED.*(per day|daily)"),
     ("context_overflow", r"context[_ ]length|context window|prompt is too long|maximum context|too many tokens|input is too long|context_length_exceeded"),
-    ("auth", r"\b401\b|\b403\b|authentication|unauthori[sz]ed|invalid[ _-]?(x-)?api[ _-]?key|api key not valid|permission_denied|invalid_api_key|forbidden"),
+    ("auth", r"\b401\b|\b403\b|authentication|unauthori[sz]ed|invalid[ _-]?(x-)?api[ _-]?key|api key not valid|unauthenticated|authentication_failed|permission_denied|invalid_api_key|forbidden"),
     ("rate_limit", r"\b429\b|rate[_ ]?limit|too many requests|overloaded|RESOURCE_EXHAUSTED|\b529\b"),
     ("network", r"ECONNREFUSED|ENOTFOUND|ECONNRESET|ETIMEDOUT|EAI_AGAIN|fetch failed|connection (refused|reset|error)|network error|stream disconnected|could not resolve|unable to connect|timed out"),
 )

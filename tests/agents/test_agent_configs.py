@@ -99,4 +99,6 @@ def test_a_missing_cli_is_an_error_before_anything_is_scheduled(tmp_path: Path) 
     assert proc.returncode == 2, proc.stderr
     assert "ptb: error: agent CLI not installed: @anthropic-ai/claude-code@" in proc.stderr
     assert "install with: python -m ptb.agents install -m agent=opus" in proc.stderr
-    assert not (tmp_path / "r").exists()
+    # nothing but Hydra's own record of the invocation: no run directory
+    made = [p.relative_to(tmp_path / "r") for p in (tmp_path / "r").glob("*/*")]
+    assert [str(p) for p in made if not str(p).endswith(".hydra")] == []
