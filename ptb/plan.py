@@ -405,7 +405,8 @@ def _agent_line(spec: RunSpec) -> str:
         return f"{agent.scaffold} (offline), trace {agent.trace_format}"
     found = find_cli(spec.toolchain_dir, agent.cli)
     state = f"{agent.cli.bin} {found.version}" if found else f"{agent.cli.package}@{agent.cli.version} NOT INSTALLED ({install_hint(agent.name)})"
-    return f"{agent.scaffold} {agent.model} [{state}], trace {agent.trace_format}"
+    via = f" via {agent.base_url}" if agent.base_url else ""
+    return f"{agent.scaffold} {agent.model}{via} [{state}], trace {agent.trace_format}"
 
 
 def print_plan(plans: list[RunPlan], out: TextIO | None = None) -> None:

@@ -43,6 +43,8 @@ cat >"$CODEX_HOME/config.toml" <<EOF
 model = $(toml_str "$PTB_AGENT_MODEL")
 model_provider = "ptb"
 check_for_update_on_startup = false   # no release lookup
+allow_login_shell = false             # commands run in "bash -c": a login shell's /etc/profile would reset
+                                      # PATH and hide the sandbox's python (measured: "python: command not found")
 
 [model_providers.ptb]
 name = "ptb"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import shlex
 import shutil
 import sys
 import time
@@ -182,6 +183,20 @@ def write_spec(plan: RunPlan) -> None:
     write_text_atomic(run_dir / "spec.yaml", yaml.safe_dump(document, sort_keys=False))
 
 
+def _keep_path_in_login_shells(home: Path, path: str) -> None:
+    """A login shell (``bash -l``: an agent's own, or a CLI's tool) runs /etc/profile, which
+    resets PATH and hides the project's python; the private HOME's profile puts the sandbox's
+    PATH back (bash reads ~/.bash_profile, sh ~/.profile)."""
+    profile = (
+        "# written by ptb: /etc/profile resets PATH; this is the sandbox's PATH\n"
+        f"export PATH={shlex.quote(path)}\n"
+        'if [ -n "${BASH_VERSION:-}" ] && [ -f "$HOME/.bashrc" ]; then . "$HOME/.bashrc"; fi\n'
+    )
+    for name in (".bash_profile", ".profile"):
+        if not (home / name).exists():
+            write_text_atomic(home / name, profile)
+
+
 def prepare(plan: RunPlan, base_model_path: Path) -> PreparedRun:
     spec = plan.spec
     run_dir = Path(spec.run_dir)
@@ -225,6 +240,7 @@ def prepare(plan: RunPlan, base_model_path: Path) -> PreparedRun:
     if cli is not None:
         write_record(run_dir / "agent_cli.json", cli)  # the version this run really used
     env = agent_env(spec, workspace, home, prompt_file, base_model_path, cli)
+    _keep_path_in_login_shells(home, env["PATH"])
     return PreparedRun(workspace=workspace, home=home, prompt_file=prompt_file, env=env, cli=cli)
 
 

@@ -62,6 +62,19 @@ def test_environment_is_minimal_and_passes_only_what_the_agent_allows(tmp_path: 
     assert env["HOME"] != os.environ.get("HOME")
 
 
+def test_a_login_shell_in_the_private_home_keeps_the_sandboxs_path(tmp_path: Path) -> None:
+    # /etc/profile resets PATH for login shells (Codex's `bash -lc` did: "python: command not found")
+    prepared = prepare(make_plan(tmp_path), tmp_path)
+    env = prepared.env
+    proc = subprocess.run(["bash", "-lc", 'echo "$PATH"; command -v python'], env=env, capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    path, python = proc.stdout.splitlines()[:2]
+    assert path == env["PATH"] and Path(python).parent == Path(env["PATH"].split(":")[0])
+    assert subprocess.run(["sh", "-lc", 'echo "$PATH"'], env=env, capture_output=True, text=True,
+                          timeout=30).stdout.strip() == env["PATH"]
+
+
 def test_an_interrupted_workspace_is_kept_aside(tmp_path: Path) -> None:
     plan = make_plan(tmp_path)
     first = prepare(plan, tmp_path)
