@@ -30,6 +30,9 @@ and does not consume a turn. A real request after the script is exhausted gets
   ``cmd`` or ``command`` (as ``["bash", "-lc", command]`` where the schema wants an array), and
   any other *required* parameter gets a filler value (``description`` -> ``"scripted shell
   call"``).
+* ``ShellCall(command, until=MARKER, times=N)`` -- the same call again (``# poll 2``, ... appended),
+  up to N times, until a request carries MARKER (the command's output once what it waits for
+  happened): polling.
 * ``FinalText(text)`` -- the model answers with text and ends its turn.
 * ``Fail(status, message="", body=None, headers={}, times=1)`` -- the request is answered with
   HTTP ``status`` and the vendor's own error JSON (``body`` replaces it verbatim when given),
@@ -92,7 +95,7 @@ import threading
 import time
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -127,10 +130,21 @@ class Usage:
 
 @dataclass(frozen=True)
 class ShellCall:
-    """The model runs ``command`` through the CLI's own shell tool."""
+    """The model runs ``command`` through the CLI's own shell tool.
+
+    With ``until``, the same call is made again, up to ``times`` real requests, until a request
+    carries the text ``until`` (the command's output once the awaited thing happened; the
+    tool result comes back in the next request): the way a model polls a job it started in the
+    background. Build the marker so the command's own text does not contain it, since the call
+    itself is in the conversation too: ``printf '%s%s\\n' DONE 42`` prints the marker ``DONE42``
+    (not ``$((...))``: Gemini CLI refuses any command substitution). The second and later calls
+    end in a comment ``# poll N``: a CLI may stop a session that repeats one call verbatim
+    (Gemini CLI's loop detection does after 5)."""
 
     command: str
     usage: Usage = Usage()
+    until: str | None = None
+    times: int = 1
 
 
 @dataclass(frozen=True)
@@ -165,7 +179,8 @@ def load_script(data: Sequence[dict[str, Any]]) -> list[Turn]:
     for i, entry in enumerate(data):
         usage = Usage(**entry.get("usage", {}))
         if "shell" in entry:
-            turns.append(ShellCall(str(entry["shell"]), usage))
+            until = entry.get("until")
+            turns.append(ShellCall(str(entry["shell"]), usage, None if until is None else str(until), int(entry.get("times", 1))))
         elif "text" in entry:
             turns.append(FinalText(str(entry["text"]), usage))
         elif "fail" in entry:
@@ -183,7 +198,10 @@ def dump_script(turns: Iterable[Turn]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for turn in turns:
         if isinstance(turn, ShellCall):
-            out.append({"shell": turn.command, "usage": asdict(turn.usage)})
+            shell: dict[str, Any] = {"shell": turn.command, "usage": asdict(turn.usage)}
+            if turn.until is not None:
+                shell.update(until=turn.until, times=turn.times)
+            out.append(shell)
         elif isinstance(turn, FinalText):
             out.append({"text": turn.text, "usage": asdict(turn.usage)})
         else:
@@ -569,17 +587,29 @@ class ScriptedAPI:
             self.script: list[Turn] = list(script)
             self._cursor = 0
             self._fail_count = 0
+            self._repeats = 0  # calls made so far of the current polling ShellCall
 
     @property
     def turns_played(self) -> int:
         return self._cursor
 
-    def _next_turn(self) -> tuple[int | None, Turn]:
+    def _next_turn(self, request_text: str) -> tuple[int | None, Turn]:
         """The turn for a real request, advancing the script (under the lock)."""
-        if self._cursor >= len(self.script):
-            return None, EXHAUSTED
-        index, turn = self._cursor, self.script[self._cursor]
-        if isinstance(turn, Fail):
+        while True:
+            if self._cursor >= len(self.script):
+                return None, EXHAUSTED
+            index, turn = self._cursor, self.script[self._cursor]
+            if isinstance(turn, ShellCall) and turn.until is not None and self._repeats and turn.until in request_text:
+                self._cursor, self._repeats = self._cursor + 1, 0  # what it polled for happened
+                continue
+            break
+        if isinstance(turn, ShellCall) and turn.until is not None:
+            self._repeats += 1
+            polled = turn if self._repeats == 1 else replace(turn, command=f"{turn.command}  # poll {self._repeats}")
+            if self._repeats >= turn.times:
+                self._cursor, self._repeats = self._cursor + 1, 0
+            return index, polled
+        elif isinstance(turn, Fail):
             self._fail_count += 1
             if turn.times is not None and self._fail_count >= turn.times:
                 self._cursor, self._fail_count = self._cursor + 1, 0
@@ -666,7 +696,7 @@ class ScriptedAPI:
         turn: Turn
         with self._lock:
             if self._is_real(rec):
-                rec.turn, turn = self._next_turn()
+                rec.turn, turn = self._next_turn(json.dumps(rec.body))
                 if rec.turn is None:
                     rec.turn = len(self.script)  # the "done" after the script: still a real request
             else:

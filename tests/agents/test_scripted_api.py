@@ -279,6 +279,25 @@ def test_script_advances_one_turn_per_real_request_across_apis_then_says_done(ap
     assert len(api.requests) == 5 and api.requests[-1].turn == 0
 
 
+def test_a_polling_shell_call_repeats_until_the_marker_comes_back_or_its_times_run_out(api):
+    api.set_script([ShellCall("poll", until="READY42", times=3), FinalText("after")])
+
+    def turn(tool_result: str) -> Any:
+        body = {"stream": True, "tools": [BASH_TOOL], "messages": [{"role": "user", "content": tool_result}]}
+        return sse(call(api, "/v1/messages", body)[2])
+
+    # the marker in the very first request does not count: the call has not run yet
+    first, second = turn("READY42 from an earlier command"), turn("still training")
+    assert json.loads(first[2][1]["delta"]["partial_json"]) == {"command": "poll"}
+    assert json.loads(second[2][1]["delta"]["partial_json"]) == {"command": "poll  # poll 2"}  # never verbatim
+    assert turn("tail of train.log\nREADY42")[2][1]["delta"] == {"type": "text_delta", "text": "after"}
+    assert [r.turn for r in api.requests] == [0, 0, 1] and api.turns_played == 2
+    api.set_script([ShellCall("poll", until="READY42", times=2), FinalText("gave up")])
+    polls = [json.loads(turn("no")[2][1]["delta"]["partial_json"]) for _ in range(2)]
+    assert polls == [{"command": "poll"}, {"command": "poll  # poll 2"}]
+    assert turn("no")[2][1]["delta"]["text"] == "gave up"  # at most `times` calls, then the script goes on
+
+
 def test_unknown_tools_fall_back_to_any_tool_with_a_command_parameter(api):
     api.set_script([ShellCall("x"), ShellCall("y")])
     odd = {"name": "Terminal", "input_schema": {"type": "object", "properties": {"cmd": {"type": "string"}}}}
@@ -346,7 +365,7 @@ def test_requests_record_header_names_auth_values_and_decoded_bodies(api):
 
 
 def test_script_json_round_trip_and_errors():
-    turns: list[Turn] = [ShellCall("echo 1", Usage(1, 2, 3, 4)), FinalText("t"), Fail(429, "m", headers={"retry-after": "1"}, times=None)]
+    turns: list[Turn] = [ShellCall("echo 1", Usage(1, 2, 3, 4)), ShellCall("poll", until="OK", times=9), FinalText("t"), Fail(429, "m", headers={"retry-after": "1"}, times=None)]
     assert load_script(json.loads(json.dumps(dump_script(turns)))) == turns
     assert load_script([{"shell": "ls"}]) == [ShellCall("ls", Usage())]
     with pytest.raises(ValueError, match="turn 0"):

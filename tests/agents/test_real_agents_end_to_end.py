@@ -1,0 +1,196 @@
+"""The real agent CLIs end to end: `python -m ptb.run -m agent=opus,gpt52` (and Gemini CLI, OpenCode)
+with the pinned CLIs installed from npm by `python -m ptb.agents install`, each run in its
+sandbox reaching its vendor API only through ptb's egress proxy. The vendor APIs are the
+scripted stand-in (tests/agents/scripted_api.py) on 127.0.0.1, named as vendor hosts through
+``egress.resolve``. The scripted model works as an agent would: it looks at its environment
+and its processes (the output comes back to the vendor in the next request, where the test reads
+it), writes a training script (agents/recipe_sft/train.py) into the workspace, starts it in the
+background, polls until it has saved final_model/, and ends; the run goes on through evaluation,
+the judge and the score. Slow: installs four CLIs (once per test cache) and starts Ray per sweep."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ptb.paths import AGENTS_DIR
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scripted_api import EXHAUSTED, FinalText, RecordedRequest, ScriptedAPI, ShellCall, Turn, Usage  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+AGENTS = ("opus", "gpt52", "gemini3pro", "kimi25")
+# agent config -> (the host variable naming its base URL, a vendor-like host, the path suffix, the key variable, the CLI)
+VENDOR = {
+    "opus": ("PTB_ANTHROPIC_BASE_URL", "api.anthropic.scripted.test", "", "ANTHROPIC_API_KEY", "claude"),
+    "gpt52": ("PTB_OPENAI_BASE_URL", "api.openai.scripted.test", "/v1", "OPENAI_API_KEY", "codex"),
+    "gemini3pro": ("PTB_GEMINI_BASE_URL", "generativelanguage.scripted.test", "", "GEMINI_API_KEY", "gemini"),
+    "kimi25": ("PTB_OPENCODE_BASE_URL", "opencode.scripted.test", "/v1", "OPENCODE_API_KEY", "opencode"),
+}
+KEY_VARS = {v[3] for v in VENDOR.values()}
+# host secrets no agent may see (besides the other vendors' keys)
+DECOYS = {"HF_TOKEN": "hf_decoy_token_5b1d", "AWS_SECRET_ACCESS_KEY": "decoy-aws-secret-9e2c",
+          "PTB_DECOY_SECRET": "decoy-ptb-secret-4a7f"}
+PROMPT_PHRASE = "Your job is to post-train the base language model"  # ptb/prompts/default.md
+
+# The markers are printed by printf ('%s%s' ARGV 2 -> ARGV2), so the command's own text, which is
+# in the conversation too, never contains them. No $(...) or backticks anywhere: Gemini CLI refuses
+# a command with any substitution, so the training script travels base64-encoded.
+PROBE = (r"""printf '%s%s:\n' ARGV 2; for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' < "$f"; echo; done; """
+         r"""printf '%s%s:\n' ENV 2; env | sort; printf '%s%s\n' END 2""")
+TRAIN = ("echo " + base64.b64encode((AGENTS_DIR / "recipe_sft" / "train.py").read_bytes()).decode() + " | base64 -d > train.py\n"
+         "setsid nohup bash -c 'python train.py --base-model \"$PTB_BASE_MODEL\" --data data/arith_train.jsonl "
+         "--out final_model > train.log 2>&1; touch train.done' > /dev/null 2>&1 < /dev/null &\necho started")
+# at most 8 s per call: under every CLI's default limit on one shell call (Codex yields after 10 s)
+POLL = ("for i in 1 2 3 4 5 6 7 8; do [ -f train.done ] && break; sleep 1; done; tail -n 2 train.log; "
+        "[ -f train.done ] && printf '%s%s\\n' TRAINED 42; true")
+SCRIPT: list[Turn] = [
+    ShellCall(PROBE, Usage(1500, 1000, 40, 5)),
+    ShellCall(TRAIN, Usage(2500, 2000, 900, 6)),
+    ShellCall(POLL, Usage(3000, 2500, 30, 2), until="TRAINED42", times=120),
+    FinalText("final_model/ holds the fine-tuned model.", Usage(3500, 3000, 20, 1)),
+]
+
+
+def key_of(agent: str) -> str:
+    return f"sk-scripted-{agent}-SECRET-7f3a9c"  # never to appear in a run's files
+
+
+@pytest.fixture(scope="session")
+def agent_toolchain(ptb_test_cache: Path) -> Path:
+    """The four pinned CLIs, installed once per test cache the way a user installs them."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: the agent CLIs are npm packages")
+    toolchain = ptb_test_cache / "agent-toolchain"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ptb.agents", "install", "-m", "agent=" + ",".join(AGENTS)],
+        env={**os.environ, "PTB_TOOLCHAIN_DIR": str(toolchain)}, capture_output=True, text=True, timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return toolchain
+
+
+@pytest.fixture
+def vendor_apis() -> Iterator[dict[str, ScriptedAPI]]:
+    servers = {agent: ScriptedAPI(SCRIPT) for agent in AGENTS}
+    for server in servers.values():
+        server.start()
+    try:
+        yield servers
+    finally:
+        for server in servers.values():
+            server.stop()
+
+
+def run_sweep(agents: list[str], tmp_path: Path, toolchain: Path, apis: dict[str, ScriptedAPI],
+              tiny_model_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "PTB_TOOLCHAIN_DIR": str(toolchain),
+           "PTB_CACHE_DIR": str(tiny_model_dir.parent.parent)}
+    env.pop("WANDB_API_KEY", None)
+    env.update(DECOYS)
+    resolve = []
+    for agent in agents:
+        var, host, suffix, key_env, _ = VENDOR[agent]
+        env[var] = f"http://{host}:{apis[agent].port}{suffix}"
+        env[key_env] = key_of(agent)
+        resolve.append(f"{host}:'127.0.0.1:{apis[agent].port}'")
+    args = ["-m", "agent=" + ",".join(agents), "model=tiny", "task=arith", f"results_dir={tmp_path / 'results'}",
+            "++egress.resolve={" + ",".join(resolve) + "}", f"cluster.temp_dir=/tmp/ptbray-{os.getpid()}-{tmp_path.name[-8:]}"]
+    return subprocess.run([sys.executable, "-m", "ptb.run", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=1500)
+
+
+def read(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def turn_usage(api: ScriptedAPI, request: RecordedRequest) -> Usage:
+    assert request.turn is not None
+    return api.script[request.turn].usage if request.turn < len(api.script) else EXHAUSTED.usage  # type: ignore[union-attr]
+
+
+def probe_output(api: ScriptedAPI) -> tuple[str, str]:
+    """(the argv of every process, the environment) the probe saw in the sandbox, from the request
+    that carried its tool result back to the vendor."""
+    after = [r for r in api.real_requests() if r.turn == 1]
+    assert after, [r.summary() for r in api.requests]
+    text = json.dumps(after[0].body)
+    found = re.search(r"ARGV2:(.*?)ENV2:(.*?)END2", text, re.S)
+    assert found, text[-3000:]
+    return found.group(1), found.group(2)
+
+
+def check_run(run: Path, agent: str, api: ScriptedAPI, cli_version: str) -> None:
+    _, host, _, key_env, cli = VENDOR[agent]
+    outcome, result = read(run / "outcome.json"), read(run / "result.json")
+    assert outcome["status"] == "finished" and outcome["exit_code"] == 0, outcome
+    assert outcome.get("failure") is None, outcome
+    # the scripted model trained the tiny model in the workspace; it beats the base model (= noop)
+    assert (run / "final_model" / "config.json").is_file()
+    assert result["flagged"] is False, result
+    assert result["base_score"] is not None and result["score"] >= result["base_score"] + 0.2, result
+    assert read(run / "agent_cli.json")["version"] == cli_version
+    real = api.real_requests()
+    polls = [r for r in real if r.turn == 2]
+    assert 1 <= len(polls) < 120 and any(r.turn == 3 for r in real), [r.summary() for r in real]
+    # the vendor saw the agent's own key on every turn
+    assert all(key_of(agent) in " ".join(r.auth.values()) for r in real), [r.summary() for r in real]
+    # inside the sandbox: the CLI's processes took no prompt in their argv; the environment held
+    # the agent's own key and no other secret of the host
+    argv, env = probe_output(api)
+    assert cli in argv, argv
+    assert PROMPT_PHRASE in json.dumps(real[0].body) and PROMPT_PHRASE not in argv
+    names = set(re.findall(r"(?:^|\\n)([A-Za-z_][A-Za-z0-9_]*)=", env))
+    assert key_env in names, sorted(names)
+    assert not (names & ((KEY_VARS - {key_env}) | set(DECOYS))), sorted(names)
+    assert not any(value in env for value in DECOYS.values())
+    assert not any(key_of(other) in env for other in AGENTS if other != agent)
+    # the API was reached through the proxy, and nothing but the vendor's API left the sandbox
+    egress = [json.loads(line) for line in (run / "egress.jsonl").read_text().splitlines()]
+    assert egress and any(host in json.dumps(rec) for rec in egress), egress
+    assert all(rec["allowed"] and host in json.dumps(rec) for rec in egress), egress
+    # the trajectory holds the scripted calls and the tokens as the vendor counted them
+    trajectory = read(run / "trajectory.json")
+    calls = json.dumps([c["arguments"] for step in trajectory["steps"] for c in step.get("tool_calls", [])])
+    assert "base64 -d > train.py" in calls and "poll 2" in calls, calls[:2000]
+    usages = [turn_usage(api, r) for r in real]
+    assert result["input_tokens"] >= sum(u.input for u in usages), (result, usages)
+    assert result["output_tokens"] >= sum(u.output for u in usages), (result, usages)
+    # the key never lands in a file of the run, though the probe printed it into the trace
+    for path in run.rglob("*"):
+        if path.is_file() and path.stat().st_size < 50_000_000:
+            assert key_of(agent).encode() not in path.read_bytes(), f"the key leaked into {path}"
+
+
+CLI_VERSION = {"opus": "2.1.197", "gpt52": "0.171.0", "gemini3pro": "0.61.0", "kimi25": "1.18.33"}
+
+
+@pytest.mark.parametrize("agents", [["opus", "gpt52"], ["gemini3pro", "kimi25"]], ids=["claude+codex", "gemini+opencode"])
+def test_the_real_clis_run_through_the_egress_proxy_and_are_scored(
+    agents: list[str], tmp_path: Path, agent_toolchain: Path, vendor_apis: dict[str, ScriptedAPI], tiny_model_dir: Path
+) -> None:
+    started = time.time()
+    proc = run_sweep(agents, tmp_path, agent_toolchain, vendor_apis, tiny_model_dir)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    print(f"{'+'.join(agents)}: the sweep took {time.time() - started:.0f}s")
+    sweep = tmp_path / "results" / "default"
+    for agent in agents:
+        (run,) = [p.parent for p in sweep.glob(f"{agent}__tiny__arith__*/spec.yaml")]
+        check_run(run, agent, vendor_apis[agent], CLI_VERSION[agent])
+        result = read(run / "result.json")
+        print(f"{agent}: {result['seconds_used']:.0f}s in solve, score {result['score']} (base {result['base_score']}), "
+              f"tokens {result['input_tokens']}/{result['output_tokens']}, cost {result['cost_usd']}")
+    leaderboard = (sweep / "leaderboard.md").read_text() if (sweep / "leaderboard.md").exists() else ""
+    for agent in agents:
+        assert agent in leaderboard
