@@ -262,6 +262,12 @@ def _tokens(value: float | None) -> str:
     return f"{value / 1e6:.2f}M" if value >= 1e6 else f"{value / 1e3:.1f}k" if value >= 1e3 else f"{value:.0f}"
 
 
+def _status(result: Result) -> str:
+    """The agent's status, with why its CLI gave up where it said so: an agent whose key ran dry
+    must not read like one that stopped on its own."""
+    return f"{result.status} ({result.failure})" if result.failure else result.status
+
+
 def _cost(value: float | None, known: bool = True) -> str:
     if not known:
         return "unknown"
@@ -333,7 +339,7 @@ def render_markdown(board: Leaderboard) -> str:
     lines += ["| " + " | ".join(run_head) + " |", "|" + "---|" * len(run_head)]
     for r in sorted(board.results, key=lambda r: (r.agent, r.hours, r.task, r.model, r.seed)):
         cells = [r.run_id, r.agent, r.model, r.task, str(r.seed), f"{r.hours:g}", _pct(r.score), _pct(r.raw_score),
-                 _pct(r.base_score), r.base_source or "—", "yes" if r.flagged else "no", r.status,
+                 _pct(r.base_score), r.base_source or "—", "yes" if r.flagged else "no", _status(r),
                  _duration(r.seconds_used),
                  "—" if r.input_tokens is None else f"{_tokens(r.input_tokens)} / {_tokens(r.output_tokens)}",
                  "—" if r.input_tokens is None else _cost(r.cost_usd, known=r.cost_usd is not None),

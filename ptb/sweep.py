@@ -43,6 +43,8 @@ def summary_line(result: Result) -> str:
         f"{result.run_id}: score {_pct(result.score)} (raw {_pct(result.raw_score)}, "
         f"base {_pct(result.base_score)}), judge {verdict}, agent {result.status}, time used {used}"
     )
+    if result.failure:
+        line += f"\n    the agent's CLI gave up: {result.failure}"
     if result.fallback_reason:
         line += f"\n    base score used: {result.fallback_reason}"
     return line

@@ -12,6 +12,7 @@ import pytest
 from ptb.io import write_record
 from ptb.records import Result
 from ptb.report import leaderboard, load_results, main, render_markdown, write_report
+from ptb.sweep import summary_line
 
 WEIGHTS = {"t1": 0.3, "t2": 0.7}
 # (agent, seed, task, model) -> score: 2 agents × 2 seeds × 2 tasks × 2 models
@@ -163,3 +164,13 @@ def test_tokens_and_cost_per_run_and_unknown_cost_is_never_zero() -> None:
     assert "| 1.0k / 100 | unknown |" in md
     assert "| — / — | — |" in md  # offline agents: no LLM, no tokens
     assert "| U-m1-t1-s0 | U | m1 | t1 | 0 | 1 | 50.0 | 50.0 | 5.0 | — | no | finished | 1:00 | 500 / 50 | unknown |" in md
+
+
+def test_the_run_table_and_summary_say_why_an_agents_cli_gave_up() -> None:
+    dry = result("Q", 0, "t1", "m1", 0.1, input_tokens=10, cached_input_tokens=0, output_tokens=1, cost_usd=0.01,
+                 failure="quota")
+    fine = result("Q", 1, "t1", "m1", 0.2, input_tokens=10, cached_input_tokens=0, output_tokens=1, cost_usd=0.01)
+    md = render_markdown(leaderboard([dry, fine]))
+    assert "| no | finished (quota) |" in md and "| no | finished | " in md
+    assert "the agent's CLI gave up: quota" in summary_line(dry)
+    assert "gave up" not in summary_line(fine)
