@@ -317,6 +317,7 @@ class AgentUsage:
     cost_source: Literal["cli", "price", "cli+price", "unknown"]  # cli+price: a killed session priced
     steps: int  # agent steps (model responses)
     tool_calls: int
+    models_used: tuple[str, ...] = ()  # the models the CLI says answered (where its output names them)
 
 
 @dataclass(frozen=True)
@@ -397,3 +398,15 @@ class Result:
     output_tokens: int | None = None
     cost_usd: float | None = None  # None with tokens known: unknown cost (no price)
     failure: str | None = None  # outcome.failure: why the agent's CLI gave up
+    agent_model: str | None = None  # the vendor model the agent config asks for
+    models_used: tuple[str, ...] = ()  # the models the CLI says it used (Claude Code, Gemini CLI state them)
+
+    @property
+    def model_substituted(self) -> bool:
+        """The CLI ran another model than the config asks for: Gemini CLI 0.61 sends
+        gemini-3-pro-preview requests as gemini-3.1-pro-preview, and a leaderboard row must not
+        silently stand for a model that never ran."""
+        if not self.agent_model or not self.models_used:
+            return False
+        wanted = self.agent_model.rsplit("/", 1)[-1]  # opencode/kimi-k2.5: the provider's own id
+        return not any(m.rsplit("/", 1)[-1] == wanted for m in self.models_used)

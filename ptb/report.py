@@ -228,6 +228,13 @@ def leaderboard(
             f"Task weights renormalised over the tasks present ({', '.join(tasks)}); "
             "the published grid has 7 tasks whose weights sum to 1."
         )
+    substituted: dict[tuple[str, str, tuple[str, ...]], int] = {}
+    for r in results:
+        if r.model_substituted and r.agent_model:
+            key = (r.agent, r.agent_model, r.models_used)
+            substituted[key] = substituted.get(key, 0) + 1
+    for (agent, wanted, used), count in sorted(substituted.items()):
+        footnotes.append(f"{agent}: its CLI ran {', '.join(used)}, not the configured {wanted} ({count} run(s)).")
     unscored = sum(r.score is None for r in results)
     if unscored:
         footnotes.append(f"{unscored} run(s) have no score (see the runs table); they are left out of every mean.")

@@ -45,6 +45,8 @@ def summary_line(result: Result) -> str:
     )
     if result.failure:
         line += f"\n    the agent's CLI gave up: {result.failure}"
+    if result.model_substituted:
+        line += f"\n    the agent's CLI ran {', '.join(result.models_used)}, not the configured {result.agent_model}"
     if result.fallback_reason:
         line += f"\n    base score used: {result.fallback_reason}"
     return line

@@ -152,13 +152,15 @@ def build_trajectory(
     else:
         final["total_cost_usd"], source = sum(c for c, _ in costs if c is not None), "+".join(sources)
     sessions = sum(1 for e in events if e.kind == "usage" and e.usage is not None and e.usage.scope == "session")
+    models_used = sorted({e.usage.model for e in events if e.usage is not None and e.usage.model})
     return {
         "schema_version": SCHEMA_VERSION,
         "session_id": session_id,
         "agent": {"name": agent.scaffold or agent.name, "version": cli_version or "", "model_name": agent.model or ""},
         "steps": [s.as_atif(i, agent.model, lambda u: cost(u)[0]) for i, s in enumerate(steps, start=1)],
         "final_metrics": final,
-        "extra": {"ptb": {"agent_config": agent.name, "cost_source": source, "sessions": max(1, sessions)}},
+        "extra": {"ptb": {"agent_config": agent.name, "cost_source": source, "sessions": max(1, sessions),
+                          "models_used": models_used}},
     }
 
 
@@ -176,4 +178,5 @@ def agent_usage(trajectory: dict[str, Any], agent: AgentSpec) -> AgentUsage | No
         cost_source=trajectory["extra"]["ptb"]["cost_source"],
         steps=final["total_steps"],
         tool_calls=sum(len(s.get("tool_calls", ())) for s in steps),
+        models_used=tuple(trajectory["extra"]["ptb"].get("models_used", ())),
     )

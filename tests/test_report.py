@@ -174,3 +174,13 @@ def test_the_run_table_and_summary_say_why_an_agents_cli_gave_up() -> None:
     assert "| no | finished (quota) |" in md and "| no | finished | " in md
     assert "the agent's CLI gave up: quota" in summary_line(dry)
     assert "gave up" not in summary_line(fine)
+
+
+def test_the_leaderboard_says_when_a_cli_ran_another_model_than_configured() -> None:
+    swapped = [result("G", seed, "t1", "m1", 0.3, agent_model="gemini-3-pro-preview",
+                      models_used=("gemini-3.1-pro-preview",)) for seed in (0, 1)]
+    honest = result("C", 0, "t1", "m1", 0.3, agent_model="claude-opus-4-6", models_used=("claude-opus-4-6",))
+    board = leaderboard([*swapped, honest])
+    notes = [n for n in board.footnotes if "not the configured" in n]
+    assert notes == ["G: its CLI ran gemini-3.1-pro-preview, not the configured gemini-3-pro-preview (2 run(s))."]
+    assert notes[0] in render_markdown(board)

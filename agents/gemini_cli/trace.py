@@ -37,6 +37,14 @@ from ptb.traces import (
 )
 
 
+def _main_model(models: Any) -> str | None:
+    """The model that did most of the session's work (the CLI may ask a small model for its
+    routing and next-speaker checks): the one with the most tokens in ``stats.models``."""
+    if not isinstance(models, Mapping) or not models:
+        return None
+    return str(max(models, key=lambda name: as_int(as_mapping(models[name]).get("total_tokens"))))
+
+
 def _session_usage(stats: Mapping[str, Any]) -> Usage:
     input_tokens, output_tokens = as_int(stats.get("input_tokens")), as_int(stats.get("output_tokens"))
     total = as_int(stats.get("total_tokens"))
@@ -45,7 +53,7 @@ def _session_usage(stats: Mapping[str, Any]) -> Usage:
         input_tokens=input_tokens,
         cached_input_tokens=as_int(stats.get("cached")),
         output_tokens=max(output_tokens, total - input_tokens),  # thoughts included
-        model=next(iter(models)) if isinstance(models, Mapping) and len(models) == 1 else None,
+        model=_main_model(models),
         scope="session",
     )
 

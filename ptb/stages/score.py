@@ -60,6 +60,8 @@ def score_run(
         output_tokens=usage.output_tokens if usage else None,
         cost_usd=usage.cost_usd if usage else None,
         failure=outcome.failure,
+        agent_model=spec.agent.model,
+        models_used=usage.models_used if usage else (),
     )
 
 

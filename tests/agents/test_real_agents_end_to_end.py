@@ -173,6 +173,8 @@ def check_run(run: Path, agent: str, api: ScriptedAPI, cli_version: str) -> None
             assert key_of(agent).encode() not in path.read_bytes(), f"the key leaked into {path}"
 
 
+# the models each CLI says answered: Gemini CLI 0.61.0 sends -m gemini-3-pro-preview as 3.1
+MODELS_USED = {"opus": ["claude-opus-4-6"], "gpt52": [], "gemini3pro": ["gemini-3.1-pro-preview"], "kimi25": []}
 CLI_VERSION = {"opus": "2.1.197", "gpt52": "0.171.0", "gemini3pro": "0.61.0", "kimi25": "1.18.33"}
 
 
@@ -189,6 +191,9 @@ def test_the_real_clis_run_through_the_egress_proxy_and_are_scored(
         (run,) = [p.parent for p in sweep.glob(f"{agent}__tiny__arith__*/spec.yaml")]
         check_run(run, agent, vendor_apis[agent], CLI_VERSION[agent])
         result = read(run / "result.json")
+        assert result["models_used"] == MODELS_USED[agent], result
+        if agent == "gemini3pro":  # the user is told, not left to find out
+            assert "ran gemini-3.1-pro-preview, not the configured gemini-3-pro-preview" in proc.stdout
         print(f"{agent}: {result['seconds_used']:.0f}s in solve, score {result['score']} (base {result['base_score']}), "
               f"tokens {result['input_tokens']}/{result['output_tokens']}, cost {result['cost_usd']}")
     leaderboard = (sweep / "leaderboard.md").read_text() if (sweep / "leaderboard.md").exists() else ""

@@ -14,7 +14,8 @@ from ptb.agents.failures import classify_failure
 from ptb.paths import CONF_DIR
 from ptb.plan import build_plan
 from ptb.plugins import load_agent_plugins
-from ptb.records import AgentSpec
+from ptb.records import AgentSpec, Result
+from ptb.sweep import summary_line
 from ptb.traces import TraceEvent, parse_trace
 from ptb.trajectory import agent_usage, build_trajectory
 
@@ -35,6 +36,13 @@ SESSION_TOKENS = {
     # Gemini's output leaves out thoughts (7+8+9): 201 + 24
     "gemini_cli": [(7035, 6000, 225), (10245, 9000, 200)],
 }
+
+
+def make_result(**kw: object) -> Result:
+    fields: dict = dict(run_id="r", sweep="s", agent="a", model="m", task="t", seed=0, hours=1.0, weight=1.0,
+                        status="finished", raw_score=0.5, base_score=0.1, score=0.5, flagged=False,
+                        fallback_reason=None, seconds_used=60.0, budget_seconds=3600.0)
+    return Result(**{**fields, **kw})  # type: ignore[arg-type]
 
 
 def command_of(arguments: object) -> str:
@@ -103,7 +111,48 @@ def test_claude_states_its_cost_and_the_run_sums_it(tmp_path: Path) -> None:
     agent, events = parsed("claude_code", tmp_path, "claude_code_stream", "claude_code_resume_stream")
     trajectory = build_trajectory(events, agent=agent, cli_version="2.1.197", session_id="r")
     assert trajectory["final_metrics"]["total_cost_usd"] == pytest.approx(0.0432 + 0.0602)
-    assert trajectory["extra"]["ptb"] == {"agent_config": "opus", "cost_source": "cli", "sessions": 2}
+    assert trajectory["extra"]["ptb"] == {"agent_config": "opus", "cost_source": "cli", "sessions": 2,
+                                          "models_used": ["claude-opus-4-6"]}
+
+
+# What each CLI's output says about the model that answered: Claude Code names it in every
+# message, Gemini CLI in its session stats; Codex and OpenCode name none.
+MODELS_STATED = {"claude_code": ["claude-opus-4-6"], "codex": [], "gemini_cli": ["gemini-3.1-pro-preview"], "opencode": []}
+
+
+@pytest.mark.parametrize("scaffold", sorted(MODELS_STATED))
+def test_the_models_the_cli_says_it_used_reach_the_run(scaffold: str, tmp_path: Path) -> None:
+    agent, events = parsed(scaffold, tmp_path, f"{scaffold}_stream", f"{scaffold}_resume_stream")
+    usage = agent_usage(build_trajectory(events, agent=agent, cli_version="x", session_id="r"), agent)
+    assert usage is not None and list(usage.models_used) == MODELS_STATED[scaffold]
+
+
+def test_gemini_cli_silently_runs_3_1_for_gemini_3_pro_and_the_run_says_so(tmp_path: Path) -> None:
+    # measured on 0.61.0: with an API key, -m gemini-3-pro-preview requests gemini-3.1-pro-preview
+    agent, events = parsed("gemini_cli", tmp_path, "gemini_cli_stream")
+    assert agent.model == "gemini-3-pro-preview"
+    usage = agent_usage(build_trajectory(events, agent=agent, cli_version="0.61.0", session_id="r"), agent)
+    assert usage is not None
+    result = make_result(agent_model=agent.model, models_used=usage.models_used)
+    assert result.model_substituted
+    assert "ran gemini-3.1-pro-preview, not the configured gemini-3-pro-preview" in summary_line(result)
+    # several models in one session (a small one for routing): the one with the most tokens answered
+    stats = {"type": "result", "stats": {"input_tokens": 9, "output_tokens": 1, "total_tokens": 10, "models": {
+        "gemini-2.5-flash-lite": {"total_tokens": 3}, "gemini-3-pro-preview": {"total_tokens": 7}}}}
+    log = tmp_path / "two.log"
+    log.write_text(f"1.0 stdout {json.dumps(stats)}\n")
+    (session,) = [e.usage for e in parse_trace(log, agent.trace_format) if e.usage is not None]
+    assert session.model == "gemini-3-pro-preview"
+
+
+@pytest.mark.parametrize(("wanted", "used", "substituted"), [
+    ("claude-opus-4-6", ("claude-opus-4-6", "claude-haiku-4-5"), False),  # a side model besides the configured one
+    ("opencode/kimi-k2.5", ("kimi-k2.5",), False),  # the provider's own id of a provider/model
+    ("gpt-5.2", (), False),  # the CLI names no model: nothing to say
+    ("gemini-3-pro-preview", ("gemini-3.1-pro-preview",), True),
+])
+def test_a_substituted_model_is_one_the_cli_never_ran(wanted: str, used: tuple[str, ...], substituted: bool) -> None:
+    assert make_result(agent_model=wanted, models_used=used).model_substituted is substituted
 
 
 def test_a_claude_session_killed_before_its_result_is_priced_from_its_steps(tmp_path: Path) -> None:
