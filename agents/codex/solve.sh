@@ -43,6 +43,8 @@ cat >"$CODEX_HOME/config.toml" <<EOF
 model = $(toml_str "$PTB_AGENT_MODEL")
 model_provider = "ptb"
 check_for_update_on_startup = false   # no release lookup
+web_search = "live"                   # SPEC: web search on (the API's hosted tool; measured: live by default
+                                      # with full access, set so a changed default cannot turn it off)
 allow_login_shell = false             # commands run in "bash -c": a login shell's /etc/profile would reset
                                       # PATH and hide the sandbox's python (measured: "python: command not found")
 

@@ -4,6 +4,8 @@ the prompt on stdin, and only the documented PTB_* environment (no sandbox neede
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -64,3 +66,21 @@ def agent_workspace(tmp_path, tiny_model_dir, arith_module, arith_task_spec):
         return AgentWorkspace(root, env)
 
     return make
+
+
+# one agent config per scaffold: the four real CLIs
+REAL_AGENTS = ("opus", "gpt52", "gemini3pro", "kimi25")
+
+
+@pytest.fixture(scope="session")
+def agent_toolchain(ptb_test_cache: Path) -> Path:
+    """The four pinned CLIs, installed once per test cache the way a user installs them."""
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed: the agent CLIs are npm packages")
+    toolchain = ptb_test_cache / "agent-toolchain"
+    proc = subprocess.run(
+        [sys.executable, "-m", "ptb.agents", "install", "-m", "agent=" + ",".join(REAL_AGENTS)],
+        env={**os.environ, "PTB_TOOLCHAIN_DIR": str(toolchain)}, capture_output=True, text=True, timeout=1200,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return toolchain

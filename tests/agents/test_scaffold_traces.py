@@ -5,6 +5,7 @@ tokens and cost in each vendor's own counting; API errors become typed failures.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,8 @@ from ptb.sweep import summary_line
 from ptb.traces import TraceEvent, parse_trace
 from ptb.trajectory import agent_usage, build_trajectory
 
-FIXTURES = Path(__file__).parent / "fixtures"
+# PTB_TRACE_FIXTURES: a fresh capture to check (tests/agents/capture_fixtures.py --out DIR)
+FIXTURES = Path(os.environ.get("PTB_TRACE_FIXTURES") or Path(__file__).parent / "fixtures")
 AGENT_OF = {"claude_code": "opus", "codex": "gpt52", "gemini_cli": "gemini3pro", "opencode": "kimi25"}
 
 # The scripted sessions: first `echo hello > made_by_agent.txt`, `cat made_by_agent.txt`, a final
@@ -46,11 +48,13 @@ def make_result(**kw: object) -> Result:
 
 
 def command_of(arguments: object) -> str:
-    """The shell command of a call; Codex wraps it in ``/bin/bash -lc '...'``."""
+    """The shell command of a call; Codex wraps it in ``/bin/bash -c '...'`` (``-lc`` with a login shell)."""
     assert isinstance(arguments, dict)
     command = str(arguments["command"])
-    wrapped = "/bin/bash -lc '"
-    return command[len(wrapped):-1] if command.startswith(wrapped) else command
+    for wrapped in ("/bin/bash -lc '", "/bin/bash -c '"):
+        if command.startswith(wrapped):
+            return command[len(wrapped):-1]
+    return command
 
 
 def agent_spec(scaffold: str, tmp_path: Path) -> AgentSpec:
