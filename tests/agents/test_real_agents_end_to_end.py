@@ -14,7 +14,6 @@ import base64
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -47,44 +46,39 @@ PROMPT_PHRASE = "Your job is to post-train the base language model"  # ptb/promp
 # The markers are printed by printf ('%s%s' ARGV 2 -> ARGV2), so the command's own text, which is
 # in the conversation too, never contains them. No $(...) or backticks anywhere: Gemini CLI refuses
 # a command with any substitution, so the training script travels base64-encoded.
+# It also dials the vendor's port on 127.0.0.1 directly: the sandbox has its own network
+# namespace, so only the egress proxy leads out.
 PROBE = (r"""printf '%s%s:\n' ARGV 2; for f in /proc/[0-9]*/cmdline; do tr '\0' ' ' < "$f"; echo; done; """
-         r"""printf '%s%s:\n' ENV 2; env | sort; printf '%s%s\n' END 2""")
+         r"""printf '%s%s:\n' ENV 2; env | sort; printf '%s%s\n' END 2; """
+         r"""if (exec 3<>/dev/tcp/127.0.0.1/{port}) 2>/dev/null; then printf '%s%s\n' DIRECT OPEN; """
+         r"""else printf '%s%s\n' DIRECT SHUT; fi""")
 TRAIN = ("echo " + base64.b64encode((AGENTS_DIR / "recipe_sft" / "train.py").read_bytes()).decode() + " | base64 -d > train.py\n"
          "setsid nohup bash -c 'python train.py --base-model \"$PTB_BASE_MODEL\" --data data/arith_train.jsonl "
          "--out final_model > train.log 2>&1; touch train.done' > /dev/null 2>&1 < /dev/null &\necho started")
 # at most 8 s per call: under every CLI's default limit on one shell call (Codex yields after 10 s)
 POLL = ("for i in 1 2 3 4 5 6 7 8; do [ -f train.done ] && break; sleep 1; done; tail -n 2 train.log; "
         "[ -f train.done ] && printf '%s%s\\n' TRAINED 42; true")
-SCRIPT: list[Turn] = [
-    ShellCall(PROBE, Usage(1500, 1000, 40, 5)),
-    ShellCall(TRAIN, Usage(2500, 2000, 900, 6)),
-    ShellCall(POLL, Usage(3000, 2500, 30, 2), until="TRAINED42", times=120),
-    FinalText("final_model/ holds the fine-tuned model.", Usage(3500, 3000, 20, 1)),
-]
+
+
+def script(port: int) -> list[Turn]:
+    """What the scripted model does, for the vendor API listening on ``port``."""
+    return [
+        ShellCall(PROBE.format(port=port), Usage(1500, 1000, 40, 5)),
+        ShellCall(TRAIN, Usage(2500, 2000, 900, 6)),
+        ShellCall(POLL, Usage(3000, 2500, 30, 2), until="TRAINED42", times=120),
+        FinalText("final_model/ holds the fine-tuned model.", Usage(3500, 3000, 20, 1)),
+    ]
 
 
 def key_of(agent: str) -> str:
     return f"sk-scripted-{agent}-SECRET-7f3a9c"  # never to appear in a run's files
 
 
-@pytest.fixture(scope="session")
-def agent_toolchain(ptb_test_cache: Path) -> Path:
-    """The four pinned CLIs, installed once per test cache the way a user installs them."""
-    if shutil.which("npm") is None:
-        pytest.skip("npm is not installed: the agent CLIs are npm packages")
-    toolchain = ptb_test_cache / "agent-toolchain"
-    proc = subprocess.run(
-        [sys.executable, "-m", "ptb.agents", "install", "-m", "agent=" + ",".join(AGENTS)],
-        env={**os.environ, "PTB_TOOLCHAIN_DIR": str(toolchain)}, capture_output=True, text=True, timeout=1200,
-    )
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return toolchain
-
-
 @pytest.fixture
 def vendor_apis() -> Iterator[dict[str, ScriptedAPI]]:
-    servers = {agent: ScriptedAPI(SCRIPT) for agent in AGENTS}
+    servers = {agent: ScriptedAPI() for agent in AGENTS}
     for server in servers.values():
+        server.set_script(script(server.port))
         server.start()
     try:
         yield servers
@@ -120,15 +114,15 @@ def turn_usage(api: ScriptedAPI, request: RecordedRequest) -> Usage:
     return api.script[request.turn].usage if request.turn < len(api.script) else EXHAUSTED.usage  # type: ignore[union-attr]
 
 
-def probe_output(api: ScriptedAPI) -> tuple[str, str]:
-    """(the argv of every process, the environment) the probe saw in the sandbox, from the request
-    that carried its tool result back to the vendor."""
+def probe_output(api: ScriptedAPI) -> tuple[str, str, str]:
+    """(the argv of every process, the environment, the direct dial's outcome) the probe saw in
+    the sandbox, from the request that carried its tool result back to the vendor."""
     after = [r for r in api.real_requests() if r.turn == 1]
     assert after, [r.summary() for r in api.requests]
     text = json.dumps(after[0].body)
-    found = re.search(r"ARGV2:(.*?)ENV2:(.*?)END2", text, re.S)
+    found = re.search(r"ARGV2:(.*?)ENV2:(.*?)END2.*?DIRECT(OPEN|SHUT)", text, re.S)
     assert found, text[-3000:]
-    return found.group(1), found.group(2)
+    return found.group(1), found.group(2), found.group(3)
 
 
 def check_run(run: Path, agent: str, api: ScriptedAPI, cli_version: str) -> None:
@@ -144,11 +138,15 @@ def check_run(run: Path, agent: str, api: ScriptedAPI, cli_version: str) -> None
     real = api.real_requests()
     polls = [r for r in real if r.turn == 2]
     assert 1 <= len(polls) < 120 and any(r.turn == 3 for r in real), [r.summary() for r in real]
+    if agent == "gpt52":  # SPEC: Codex with web search on (the Responses API's hosted tool, live)
+        searches = [t for t in real[0].body["tools"] if t.get("type") == "web_search"]
+        assert [t.get("external_web_access") for t in searches] == [True], real[0].body["tools"]
     # the vendor saw the agent's own key on every turn
     assert all(key_of(agent) in " ".join(r.auth.values()) for r in real), [r.summary() for r in real]
     # inside the sandbox: the CLI's processes took no prompt in their argv; the environment held
     # the agent's own key and no other secret of the host
-    argv, env = probe_output(api)
+    argv, env, direct = probe_output(api)
+    assert direct == "SHUT", "the sandbox reached the vendor's port without the proxy"
     assert cli in argv, argv
     assert PROMPT_PHRASE in json.dumps(real[0].body) and PROMPT_PHRASE not in argv
     names = set(re.findall(r"(?:^|\\n)([A-Za-z_][A-Za-z0-9_]*)=", env))
