@@ -122,8 +122,11 @@ def _steps(events: Iterable[TraceEvent]) -> tuple[list[_Step], list[Usage]]:
 
 
 def build_trajectory(
-    events: Iterable[TraceEvent], *, agent: AgentSpec, cli_version: str | None, session_id: str
+    events: Iterable[TraceEvent], *, agent: AgentSpec, cli_version: str | None, session_id: str,
+    sessions: int | None = None,
 ) -> dict[str, Any]:
+    """The run's ATIF trajectory. ``sessions``: how many CLI sessions ran (the solve stage's
+    count); None = the sessions whose totals the CLI stated."""
     events = list(events)
     steps, totals = _steps(events)
     price = agent.price
@@ -151,7 +154,7 @@ def build_trajectory(
         final["total_cost_usd"], source = None, "unknown"
     else:
         final["total_cost_usd"], source = sum(c for c, _ in costs if c is not None), "+".join(sources)
-    sessions = sum(1 for e in events if e.kind == "usage" and e.usage is not None and e.usage.scope == "session")
+    stated = sum(1 for e in events if e.kind == "usage" and e.usage is not None and e.usage.scope == "session")
     models_used = sorted({e.usage.model for e in events if e.usage is not None and e.usage.model})
     return {
         "schema_version": SCHEMA_VERSION,
@@ -159,7 +162,7 @@ def build_trajectory(
         "agent": {"name": agent.scaffold or agent.name, "version": cli_version or "", "model_name": agent.model or ""},
         "steps": [s.as_atif(i, agent.model, lambda u: cost(u)[0]) for i, s in enumerate(steps, start=1)],
         "final_metrics": final,
-        "extra": {"ptb": {"agent_config": agent.name, "cost_source": source, "sessions": max(1, sessions),
+        "extra": {"ptb": {"agent_config": agent.name, "cost_source": source, "sessions": sessions if sessions is not None else max(1, stated),
                           "models_used": models_used}},
     }
 

@@ -77,3 +77,11 @@ def test_offline_agents_have_no_usage() -> None:
     agent = AgentSpec(name="noop")
     t = build_trajectory([TraceEvent(1.0, "output", "copying")], agent=agent, cli_version=None, session_id="r")
     assert agent_usage(t, agent) is None and t["steps"][0]["message"] == "copying"
+
+
+def test_sessions_are_the_solve_stages_count_when_the_cli_states_no_totals() -> None:
+    agent = AgentSpec(name="kimi", model="m", cli=CLI)
+    # no session totals (as OpenCode): the CLI's output cannot count its sessions, ptb's count does
+    assert build_trajectory(events(session=False), agent=agent, cli_version=None, session_id="r")["extra"]["ptb"]["sessions"] == 1
+    counted = build_trajectory(events(session=False), agent=agent, cli_version=None, session_id="r", sessions=3)
+    assert counted["extra"]["ptb"]["sessions"] == 3

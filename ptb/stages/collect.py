@@ -29,7 +29,7 @@ from pathlib import Path
 from ptb.agents.toolchain import InstalledCli
 from ptb.io import read_record, write_json_atomic, write_record
 from ptb.plugins import load_agent_plugins
-from ptb.records import AgentSpec, CollectReport, SkippedFile
+from ptb.records import AgentSpec, CollectReport, Outcome, SkippedFile
 from ptb.traces import get_trace_parser, parse_trace, write_events
 from ptb.trajectory import agent_usage, build_trajectory
 
@@ -78,7 +78,8 @@ def collect(
     write_events(run_dir / "trace.jsonl", events)
     usage = None
     if agent is not None:
-        trajectory = build_trajectory(events, agent=agent, cli_version=_cli_version(run_dir), session_id=run_dir.name)
+        trajectory = build_trajectory(events, agent=agent, cli_version=_cli_version(run_dir), session_id=run_dir.name,
+                                      sessions=_sessions(run_dir))
         write_json_atomic(run_dir / "trajectory.json", trajectory)
         usage = agent_usage(trajectory, agent)
     report = CollectReport(
@@ -95,6 +96,13 @@ def collect(
     )
     write_record(report_path, report)
     return report
+
+
+def _sessions(run_dir: Path) -> int | None:
+    """How many CLI sessions the solve stage ran (1 + the reprompts): ptb's own count, since a
+    CLI that states no session totals (OpenCode) cannot be counted from its output."""
+    path = run_dir / "outcome.json"
+    return read_record(path, Outcome).sessions if path.is_file() else None
 
 
 def _cli_version(run_dir: Path) -> str | None:

@@ -2,7 +2,8 @@
 with the pinned CLIs installed from npm by `python -m ptb.agents install`, each run in its
 sandbox reaching its vendor API only through ptb's egress proxy. The vendor APIs are the
 scripted stand-in (tests/agents/scripted_api.py) on 127.0.0.1, named as vendor hosts through
-``egress.resolve``. The scripted model works as an agent would: it looks at its environment
+``egress.resolve``. A third sweep runs all four with ``agent.reprompt=true``: each CLI's own
+session is continued with the reprompt text. The scripted model works as an agent would: it looks at its environment
 and its processes (the output comes back to the vendor in the next request, where the test reads
 it), writes a training script (agents/recipe_sft/train.py) into the workspace, starts it in the
 background, polls until it has saved final_model/, and ends; the run goes on through evaluation,
@@ -88,7 +89,7 @@ def vendor_apis() -> Iterator[dict[str, ScriptedAPI]]:
 
 
 def run_sweep(agents: list[str], tmp_path: Path, toolchain: Path, apis: dict[str, ScriptedAPI],
-              tiny_model_dir: Path) -> subprocess.CompletedProcess:
+              tiny_model_dir: Path, *overrides: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1", "PTB_TOOLCHAIN_DIR": str(toolchain),
            "PTB_CACHE_DIR": str(tiny_model_dir.parent.parent)}
     env.pop("WANDB_API_KEY", None)
@@ -100,7 +101,8 @@ def run_sweep(agents: list[str], tmp_path: Path, toolchain: Path, apis: dict[str
         env[key_env] = key_of(agent)
         resolve.append(f"{host}:'127.0.0.1:{apis[agent].port}'")
     args = ["-m", "agent=" + ",".join(agents), "model=tiny", "task=arith", f"results_dir={tmp_path / 'results'}",
-            "++egress.resolve={" + ",".join(resolve) + "}", f"cluster.temp_dir=/tmp/ptbray-{os.getpid()}-{tmp_path.name[-8:]}"]
+            "++egress.resolve={" + ",".join(resolve) + "}", f"cluster.temp_dir=/tmp/ptbray-{os.getpid()}-{tmp_path.name[-8:]}",
+            *overrides]
     return subprocess.run([sys.executable, "-m", "ptb.run", *args], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=1500)
 
@@ -197,3 +199,47 @@ def test_the_real_clis_run_through_the_egress_proxy_and_are_scored(
     leaderboard = (sweep / "leaderboard.md").read_text() if (sweep / "leaderboard.md").exists() else ""
     for agent in agents:
         assert agent in leaderboard
+
+
+# Reprompt: session 1 ends at once; with 14.5 of the 15 minutes left ptb continues the same
+# session with the reprompt text; session 2 waits (polling) until fewer than 14.4 minutes are
+# left, so it ends below the threshold and there is no third session.
+REPROMPT_MIN = 14.5
+WAIT_UNTIL_LATE = (
+    'python -c "import time; d = float(open(\'.ptb/deadline\').read()); '
+    "[time.sleep(1) for _ in range(8) if d - time.time() >= 864]; "
+    "print('LATE' + '42' if d - time.time() < 864 else 'waiting')\""
+)
+SESSIONS: list[Turn] = [
+    ShellCall("echo one > session.txt", Usage(100, 0, 10)),
+    FinalText("SESSION-ONE-DONE", Usage(200, 100, 10)),
+    ShellCall(WAIT_UNTIL_LATE, Usage(300, 200, 10), until="LATE42", times=30),
+    FinalText("SESSION-TWO-DONE", Usage(400, 300, 10)),
+]
+
+
+def test_reprompt_continues_each_clis_own_session(
+    tmp_path: Path, agent_toolchain: Path, vendor_apis: dict[str, ScriptedAPI], tiny_model_dir: Path
+) -> None:
+    for api in vendor_apis.values():
+        api.set_script(SESSIONS)
+    started = time.time()
+    proc = run_sweep(list(AGENTS), tmp_path, agent_toolchain, vendor_apis, tiny_model_dir,
+                     "agent.reprompt=true", f"agent.reprompt_min_minutes={REPROMPT_MIN}", "budget.cpus=0.5")
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    print(f"reprompt sweep of {len(AGENTS)} CLIs: {time.time() - started:.0f}s")
+    for agent in AGENTS:
+        (run,) = [p.parent for p in (tmp_path / "results" / "default").glob(f"{agent}__*/spec.yaml")]
+        outcome = read(run / "outcome.json")
+        assert outcome["status"] == "finished" and outcome["sessions"] == 2, (agent, outcome)
+        assert "reprompt: session 1 ended" in (run / "solve.log").read_text()
+        real = vendor_apis[agent].real_requests()
+        (resumed, *_) = [r for r in real if r.turn == 2]  # the first request of session 2
+        body = json.dumps(resumed.body)
+        # the reprompt reached the model, in the same conversation as session 1
+        assert "remaining of your 0.25-hour budget" in body, (agent, body[-2000:])
+        assert "SESSION-ONE-DONE" in body and PROMPT_PHRASE in body, (agent, "session 1 is not in session 2")
+        trajectory = read(run / "trajectory.json")
+        assert trajectory["extra"]["ptb"]["sessions"] == 2, (agent, trajectory["extra"])
+        texts = json.dumps(trajectory["steps"])
+        assert "SESSION-ONE-DONE" in texts and "SESSION-TWO-DONE" in texts, agent

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ptb.io import read_record
+from ptb.io import read_record, write_record
+from ptb.records import AgentCli, AgentSpec, Outcome
 from ptb.stages.collect import CollectReport, collect
 from ptb.stages.solve import log_time
 from ptb.traces import TraceEvent, parse_trace, trace_formats, trace_parser
@@ -118,3 +119,12 @@ def test_a_trace_format_is_one_decorated_function(tmp_path):
     assert "test_upper" in trace_formats()
     events = parse_trace(tmp_path / "solve.log", "test_upper")
     assert [(e.kind, e.text) for e in events] == [("harness", "start"), ("message", "STEP 1 LOSS 2.0"), ("message", "WARNING: X")]
+
+
+def test_the_trajectory_counts_the_sessions_the_solve_stage_ran(tmp_path):
+    ws, run = _workspace(tmp_path), tmp_path / "run"
+    _solve_log(run)
+    write_record(run / "outcome.json", Outcome("finished", 1.0, 2.0, 0, None, sessions=2))
+    agent = AgentSpec(name="kimi", model="m", cli=AgentCli(package="some-cli", version="1", bin="some"))
+    collect(ws, run, "plain", agent=agent)
+    assert json.loads((run / "trajectory.json").read_text())["extra"]["ptb"]["sessions"] == 2
