@@ -14,7 +14,7 @@ done
 export HF_HUB_OFFLINE=1 WANDB_SILENT=true
 # the tiny model is built once (about 75 s) and reused by later test runs
 export PTB_TEST_CACHE="${PTB_TEST_CACHE:-$PWD/.cache/ptb-test}"
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=25 "$@"  # the slowest tests, to keep the suite short
 rc=$?
 if [ "$rc" = 5 ]; then echo "test: pytest collected no tests: failing" >&2; exit 1; fi
 exit "$rc"
