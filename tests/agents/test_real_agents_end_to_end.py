@@ -1,13 +1,16 @@
-"""The real agent CLIs end to end: `python -m ptb.run -m agent=opus,gpt52` (and Gemini CLI, OpenCode)
-with the pinned CLIs installed from npm by `python -m ptb.agents install`, each run in its
-sandbox reaching its vendor API only through ptb's egress proxy. The vendor APIs are the
-scripted stand-in (tests/agents/scripted_api.py) on 127.0.0.1, named as vendor hosts through
-``egress.resolve``. A third sweep runs all four with ``agent.reprompt=true``: each CLI's own
-session is continued with the reprompt text. The scripted model works as an agent would: it looks at its environment
-and its processes (the output comes back to the vendor in the next request, where the test reads
-it), writes a training script (agents/recipe_sft/train.py) into the workspace, starts it in the
-background, polls until it has saved final_model/, and ends; the run goes on through evaluation,
-the judge and the score. Slow: installs four CLIs (once per test cache) and starts Ray per sweep."""
+"""The real agent CLIs end to end: `python -m ptb.run -m agent=opus,gpt52,gemini3pro,kimi25` (Claude
+Code, Codex CLI, Gemini CLI, OpenCode) with the pinned CLIs installed from npm by `python -m
+ptb.agents install`, each run in its sandbox reaching its vendor API only through ptb's egress
+proxy. The vendor APIs are the scripted stand-in (tests/agents/scripted_api.py) on 127.0.0.1,
+named as vendor hosts through ``egress.resolve``.
+
+The scripted model works as an agent would: it looks at its environment and its processes (the
+output comes back to the vendor in the next request, where the test reads it), writes a training
+script (agents/recipe_sft/train.py, one epoch) into the workspace, starts it in the background,
+polls until it has saved final_model/, and ends; the run goes on through evaluation, the judge
+and the score. A second sweep runs the four with ``agent.reprompt=true``: each CLI's own session
+is continued with the reprompt text. Slow: installs four CLIs (once per test cache) and starts
+Ray per sweep."""
 
 from __future__ import annotations
 
@@ -55,7 +58,7 @@ PROBE = (r"""printf '%s%s:\n' ARGV 2; for f in /proc/[0-9]*/cmdline; do tr '\0' 
          r"""else printf '%s%s\n' DIRECT SHUT; fi""")
 TRAIN = ("echo " + base64.b64encode((AGENTS_DIR / "recipe_sft" / "train.py").read_bytes()).decode() + " | base64 -d > train.py\n"
          "setsid nohup bash -c 'python train.py --base-model \"$PTB_BASE_MODEL\" --data data/arith_train.jsonl "
-         "--out final_model > train.log 2>&1; touch train.done' > /dev/null 2>&1 < /dev/null &\necho started")
+         "--epochs 1 --out final_model > train.log 2>&1; touch train.done' > /dev/null 2>&1 < /dev/null &\necho started")
 # at most 8 s per call: under every CLI's default limit on one shell call (Codex yields after 10 s)
 POLL = ("for i in 1 2 3 4 5 6 7 8; do [ -f train.done ] && break; sleep 1; done; tail -n 2 train.log; "
         "[ -f train.done ] && printf '%s%s\\n' TRAINED 42; true")
@@ -178,12 +181,12 @@ MODELS_USED = {"opus": ["claude-opus-4-6"], "gpt52": [], "gemini3pro": ["gemini-
 CLI_VERSION = {"opus": "2.1.197", "gpt52": "0.171.0", "gemini3pro": "0.61.0", "kimi25": "1.18.33"}
 
 
-@pytest.mark.parametrize("agents", [["opus", "gpt52"], ["gemini3pro", "kimi25"]], ids=["claude+codex", "gemini+opencode"])
 def test_the_real_clis_run_through_the_egress_proxy_and_are_scored(
-    agents: list[str], tmp_path: Path, agent_toolchain: Path, vendor_apis: dict[str, ScriptedAPI], tiny_model_dir: Path
+    tmp_path: Path, agent_toolchain: Path, vendor_apis: dict[str, ScriptedAPI], tiny_model_dir: Path
 ) -> None:
+    agents = list(AGENTS)  # one sweep, the four runs at once (half a core each)
     started = time.time()
-    proc = run_sweep(agents, tmp_path, agent_toolchain, vendor_apis, tiny_model_dir)
+    proc = run_sweep(agents, tmp_path, agent_toolchain, vendor_apis, tiny_model_dir, "budget.cpus=0.5")
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     print(f"{'+'.join(agents)}: the sweep took {time.time() - started:.0f}s")
     sweep = tmp_path / "results" / "default"
