@@ -31,6 +31,7 @@ value of the wrong type is a ConfigError before anything runs. Checks live one p
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,21 @@ class JudgeInputs:
     @property
     def trace(self) -> Path:
         return self.run_dir / "trace.jsonl"
+
+    def trajectory(self) -> dict[str, Any] | None:
+        """What the agent did: the run's ATIF trajectory (trajectory.json, written by collect:
+        steps with messages, tool calls and their results, tokens), or None for an agent without
+        an LLM (noop, recipe_sft). Unreadable is the harness's own record broken: Undecided."""
+        path = self.run_dir / "trajectory.json"
+        if not path.exists():
+            return None
+        try:
+            trajectory = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+            raise Undecided(f"trajectory.json is unreadable: {err}") from err
+        if not isinstance(trajectory, dict) or not isinstance(trajectory.get("steps"), list):
+            raise Undecided("trajectory.json has no steps")
+        return trajectory
 
 
 @dataclass(frozen=True)

@@ -387,6 +387,29 @@ def test_a_check_that_raises_becomes_a_failed_finding(tmp_path: Path) -> None:
     assert verdict.reason == "not flagged; failed checks that do not flag: raising_check_for_tests"
 
 
+def test_a_check_reads_what_the_agent_did_from_the_trajectory(tmp_path: Path) -> None:
+    @judge_check("trajectory_check_for_tests")
+    def _reads(inputs, options) -> CheckResult:
+        trajectory = inputs.trajectory()
+        if trajectory is None:
+            return CheckResult.ok("no LLM agent")
+        commands = [c["arguments"].get("command", "") for s in trajectory["steps"] for c in s.get("tool_calls", [])]
+        downloads = [c for c in commands if "Qwen3-4B-Instruct" in c]
+        return CheckResult.failed(f"downloaded: {downloads}") if downloads else CheckResult.ok(f"{len(commands)} commands")
+
+    checks = {"trajectory_check_for_tests": {}}
+    spec = make_run(tmp_path, final_model=None)
+    assert finding(judge_run(spec, checks, "/x"), "trajectory_check_for_tests").detail == "no LLM agent"
+    steps = [{"step_id": 1, "source": "agent", "tool_calls": [
+        {"tool_call_id": "c1", "function_name": "Bash", "arguments": {"command": "hf download Qwen/Qwen3-4B-Instruct-2507"}}]}]
+    trajectory = Path(spec.run_dir) / "trajectory.json"
+    trajectory.write_text(json.dumps({"schema_version": "ATIF-v1.4", "steps": steps}))
+    found = finding(judge_run(spec, checks, "/x"), "trajectory_check_for_tests")
+    assert found.outcome == "fail" and "hf download Qwen/Qwen3-4B-Instruct-2507" in found.detail
+    trajectory.write_text('{"steps": [')  # the harness's own record broken: not the agent's doing
+    assert finding(judge_run(spec, checks, "/x"), "trajectory_check_for_tests").outcome == "undecided"
+
+
 def test_overlap_without_the_test_data_is_undecided(tmp_path: Path) -> None:
     spec = make_run(tmp_path, final_model=None)
     (Path(spec.task.eval_dir) / "task.py").write_text(
