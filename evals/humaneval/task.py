@@ -14,10 +14,12 @@ reasoning is dropped first by `ptb.tasks.strip_reasoning`).
 When the code defines the entry point (``def <entry_point>(`` at the start of a line) it is a full
 function: the program is the problem's prompt (its imports and helpers) followed by the code,
 whose definition replaces the prompt's stub. Otherwise it is a completion of the prompt: the
-program is the prompt with the code appended. Then the problem's ``test``, ``check(<entry_point>)``
-and a line printing a random per-run marker. CORRECT iff the program exits with status 0 within
-`TIMEOUT_S` and printed the marker (an ``exit(0)`` before the tests therefore fails). The program
-runs with `ptb.sandbox.code_exec.run_python` in bubblewrap (no network, nothing of the host
+program is the prompt with the code appended. The tests run in another process than that program
+(`isolated_check.py`): ``check(candidate)`` calls it through a pipe that carries plain data only,
+and a random per-run marker is printed when ``check`` returns. CORRECT iff the check exits with
+status 0 within `TIMEOUT_S` and printed the marker: an answer that exits (``exit()``,
+``sys.exit(0)``, ``os._exit(0)``), prints a marker, reads the tests or returns an object that equals
+anything fails, since it holds neither the tests nor the marker. It all runs with `ptb.sandbox.code_exec.run_python` in bubblewrap (no network, nothing of the host
 writable, empty environment, rlimits), never on the host: without a working bwrap the task refuses
 to start (`SandboxUnavailable`). Metric: accuracy (= pass@1, with stderr).
 
@@ -29,6 +31,7 @@ This file is loaded by path (``ptb.tasks.load_task_module``). Run it with inspec
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -128,13 +131,22 @@ def extract_code(reply: str, entry_point: str) -> str:
     return next((b for b in blocks if _defines(b, entry_point)), blocks[0])
 
 
-def build_program(problem: Problem, code: str, marker: str) -> str:
-    """The program that passes iff it exits 0 and prints `marker`: prompt and code, then the tests."""
+ISOLATED_CHECK = Path(__file__).with_name("isolated_check.py")
+
+
+def solution_source(problem: Problem, code: str) -> str:
+    """The answer as a program: the prompt (imports, helpers) with the model's code."""
     if _defines(code, problem.entry_point):
-        solution = f"{problem.prompt}\n\n{code}"  # full function: it replaces the prompt's stub
-    else:
-        solution = problem.prompt + code  # a completion of the prompt's function body
-    return f"{solution}\n\n{problem.test}\n\ncheck({problem.entry_point})\nprint({marker!r})\n"
+        return f"{problem.prompt}\n\n{code}"  # full function: it replaces the prompt's stub
+    return problem.prompt + code  # a completion of the prompt's function body
+
+
+def build_check(problem: Problem, code: str, marker: str) -> tuple[str, str]:
+    """(program, its stdin) for `run_python`: it prints `marker` iff the tests pass. The program is
+    isolated_check.py; the tests and the marker go on its stdin, which the answer cannot read."""
+    stdin = json.dumps({"solution": solution_source(problem, code), "prompt": problem.prompt,
+                        "test": problem.test, "entry_point": problem.entry_point, "marker": marker})
+    return ISOLATED_CHECK.read_text(), stdin
 
 
 @scorer(metrics=[accuracy(), stderr()])
@@ -145,16 +157,16 @@ def passes_tests(timeout_s: float = TIMEOUT_S, memory_mb: int = MEMORY_MB):
         problem = Problem(**state.metadata["problem"])
         code = extract_code(state.output.completion or "", problem.entry_point)
         marker = f"ptb-humaneval-passed-{secrets.token_hex(16)}"  # unknown to the model's code
-        program = build_program(problem, code, marker)
+        program, stdin = build_check(problem, code, marker)
         async with concurrency("humaneval-sandbox", MAX_PARALLEL_RUNS, visible=False):
-            result = await anyio.to_thread.run_sync(partial(run_python, program, timeout_s, memory_mb))
+            result = await anyio.to_thread.run_sync(partial(run_python, program, timeout_s, memory_mb, stdin=stdin))
         passed = result.passed and marker in result.stdout
         if passed:
             explanation = "all tests passed"
         elif result.timed_out:
             explanation = f"timed out after {timeout_s:g} s"
         elif result.returncode == 0:
-            explanation = "exited before the tests finished (no completion marker)"
+            explanation = "the check ended without its completion marker"
         else:
             explanation = f"exit status {result.returncode}:\n{result.stderr[-2000:]}"
         return Score(

@@ -196,7 +196,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def _run(
-    source: str, timeout_s: float, memory_mb: int, file_size_mb: int, max_processes: int
+    source: str, timeout_s: float, memory_mb: int, file_size_mb: int, max_processes: int, stdin: str | None = None
 ) -> ExecResult:
     bwrap = _bwrap_path()
     if bwrap is None:
@@ -208,12 +208,13 @@ def _run(
         str(max_processes),
     ]
     fd = _program_fd(source)
+    stdin_fd = _program_fd(stdin) if stdin is not None else None  # memory-backed: no host file
     started = time.monotonic()
     try:
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             proc = subprocess.Popen(
                 _bwrap_argv(bwrap, fd, launcher_args),
-                stdin=subprocess.DEVNULL,
+                stdin=stdin_fd if stdin_fd is not None else subprocess.DEVNULL,
                 stdout=out,
                 stderr=err,
                 env={},
@@ -243,6 +244,8 @@ def _run(
             )
     finally:
         os.close(fd)
+        if stdin_fd is not None:
+            os.close(stdin_fd)
 
 
 @functools.lru_cache(maxsize=1)
@@ -278,8 +281,12 @@ def run_python(
     *,
     file_size_mb: int = DEFAULT_FILE_SIZE_MB,
     max_processes: int = DEFAULT_MAX_PROCESSES,
+    stdin: str | None = None,
 ) -> ExecResult:
     """Run `source` with ``python -I`` inside bubblewrap (see the module docstring).
+
+    ``stdin``: text the program reads on its stdin (else /dev/null); unlike the program file,
+    which every process in the sandbox can read, it reaches only the program's own process.
 
     ``timeout_s``: wall-clock limit (the CPU limit is the same, rounded up); ``memory_mb``: address
     space; ``file_size_mb``: the largest file it may write, stdout and stderr included;
@@ -291,7 +298,7 @@ def run_python(
     if memory_mb < 64:
         raise ValueError(f"memory_mb must be at least 64 (the interpreter alone needs ~30 MB), got {memory_mb}")
     require_sandbox()
-    return _run(source, timeout_s, memory_mb, file_size_mb, max_processes)
+    return _run(source, timeout_s, memory_mb, file_size_mb, max_processes, stdin)
 
 
 __all__ = ["ExecResult", "SandboxUnavailable", "require_sandbox", "run_python", "sandbox_probe"]

@@ -107,21 +107,86 @@ def test_extract_code(humaneval, reply, expected):
     assert humaneval.extract_code(reply, "f") == expected
 
 
-def test_build_program_handles_a_full_function_and_a_completion(humaneval):
+def test_the_solution_is_a_full_function_or_a_completion_and_the_tests_stay_out_of_it(humaneval):
     problem = humaneval.problems()[1]  # strip_vowels, whose prompt defines the helper is_vowel
-    full = humaneval.build_program(problem, "def strip_vowels(text):\n    return 'x'\n", "MARK")
-    assert full.startswith(problem.prompt) and "\n\ndef strip_vowels(text):\n    return 'x'\n" in full
-    completion = humaneval.build_program(problem, "    return 'x'\n", "MARK")
-    assert completion.startswith(problem.prompt + "    return 'x'\n")
-    for program in (full, completion):
-        assert program.endswith(f"{problem.test}\n\ncheck(strip_vowels)\nprint('MARK')\n")
+    full = humaneval.solution_source(problem, "def strip_vowels(text):\n    return 'x'\n")
+    assert full.startswith(problem.prompt) and full.endswith("\n\ndef strip_vowels(text):\n    return 'x'\n")
+    assert humaneval.solution_source(problem, "    return 'x'\n") == problem.prompt + "    return 'x'\n"
+    program, stdin = humaneval.build_check(problem, "    return 'x'\n", "MARK-123")
+    # the program every process in the sandbox can read holds neither the tests nor the marker
+    assert program == humaneval.ISOLATED_CHECK.read_text()
+    assert problem.test not in program and "MARK-123" not in program
+    assert json.loads(stdin) == {"solution": problem.prompt + "    return 'x'\n", "prompt": problem.prompt,
+                                 "test": problem.test, "entry_point": "strip_vowels", "marker": "MARK-123"}
+
+
+def test_only_plain_data_crosses_between_the_answer_and_the_tests(humaneval):
+    spec = __import__("importlib.util").util.spec_from_file_location("isolated_check", humaneval.ISOLATED_CHECK)
+    module = __import__("importlib.util").util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    values = [None, True, 3, -2**80, 1.5, float("inf"), "s", b"\x00b", [1, (2, 3)], {"a": {1: [()]}, (1, 2): None},
+              {1, 2}, frozenset({"x"})]
+    for value in values:
+        back = module.decode(json.loads(json.dumps(module.encode(value))))
+        assert back == value and type(back) is type(value)
+
+    class AlwaysEqual:
+        def __eq__(self, other):
+            return True
+
+    for hostile in (AlwaysEqual(), type("L", (list,), {})([1]), lambda: 0):
+        with pytest.raises(TypeError):
+            module.encode(hostile)
+    for forged in ({"eval": "1"}, {"int": 5}, {"float": "1e400x"}, [1, 2]):
+        with pytest.raises((TypeError, ValueError)):
+            module.decode(forged)
 
 
 @needs_sandbox
 def test_canonical_solutions_pass_in_the_sandbox(humaneval):
     for p in humaneval.problems():
-        result = run_python(humaneval.build_program(p, p.canonical_solution, "OK-MARK"), timeout_s=20)
+        program, stdin = humaneval.build_check(p, p.canonical_solution, "OK-MARK")
+        result = run_python(program, timeout_s=20, stdin=stdin)
         assert result.passed and "OK-MARK" in result.stdout, (p.task_id, result.stderr)
+
+
+# Answers that cheat rather than solve: each would pass if the tests ran in the answer's own
+# process; each must fail (count_evens, HumanEval/0).
+CHEATS = {
+    "exit": "def count_evens(numbers):\n    return 0\nexit()\n",
+    "sys.exit(0)": "import sys\nsys.exit(0)\n",
+    "os._exit(0)": "import os\nos._exit(0)\n",
+    "exit in the call": "def count_evens(numbers):\n    raise SystemExit(0)\n",
+    "os._exit in the call": "import os\ndef count_evens(numbers):\n    os._exit(0)\n",
+    "equals anything": ("class Anything:\n    def __eq__(self, other):\n        return True\n"
+                        "def count_evens(numbers):\n    return Anything()\n"),
+    "prints a marker and exits": ("import os, sys, glob\nfor name in glob.glob('/program/*'):\n"
+                                  "    sys.__stdout__.write(open(name).read())\n"
+                                  "print('ptb-humaneval-passed-'); sys.stdout.flush(); os._exit(0)\n"),
+    "kills the tests' process": "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
+}
+
+
+@needs_sandbox
+@pytest.mark.parametrize("cheat", sorted(CHEATS))
+def test_an_answer_that_cheats_instead_of_solving_fails(humaneval, cheat):
+    problem = humaneval.problems()[0]
+    program, stdin = humaneval.build_check(problem, CHEATS[cheat], "MARK-7f3a")
+    result = run_python(program, timeout_s=20, stdin=stdin)
+    assert "MARK-7f3a" not in result.stdout, (cheat, result.stdout, result.stderr)
+    honest, stdin = humaneval.build_check(problem, problem.canonical_solution, "MARK-7f3a")
+    assert "MARK-7f3a" in run_python(honest, timeout_s=20, stdin=stdin).stdout  # the same check passes an honest answer
+
+
+@needs_sandbox
+@pytest.mark.parametrize("cheat", ["equals anything", "prints a marker and exits"])
+def test_those_cheats_pass_when_the_tests_run_in_the_answers_process(humaneval, cheat):
+    # the guard off: the answer, the tests and the marker in one program, as before isolated_check
+    problem = humaneval.problems()[0]
+    solution = humaneval.solution_source(problem, CHEATS[cheat])
+    program = f"{solution}\n\n{problem.test}\n\ncheck({problem.entry_point})\nprint('ptb-humaneval-passed-7f3a')\n"
+    result = run_python(program, timeout_s=20)
+    assert result.returncode == 0 and "ptb-humaneval-passed-7f3a" in result.stdout, result.stderr
 
 
 @needs_sandbox
@@ -156,7 +221,7 @@ def test_inspect_eval_runs_replies_in_the_sandbox_and_scores_them(humaneval, tmp
     assert "AssertionError" in scores["HumanEval/2"].explanation
     assert "SyntaxError" in scores["HumanEval/3"].explanation
     assert "SyntaxError" in scores["HumanEval/4"].explanation  # the prose ran as code, in the sandbox
-    assert "no completion marker" in scores["HumanEval/5"].explanation
+    assert "the answer did not load: SystemExit" in scores["HumanEval/5"].explanation
     assert scores["HumanEval/0"].answer.startswith("def count_evens(")
 
 

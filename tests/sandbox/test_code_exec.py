@@ -45,6 +45,13 @@ def test_passing_code_passes_and_its_output_comes_back():
 
 
 @needs_sandbox
+def test_stdin_reaches_only_the_program_and_is_empty_without_it():
+    source = "import sys\nprint(repr(sys.stdin.read()))\n"
+    assert "'the tests, kept off the program file'" in run_python(source, timeout_s=20, stdin="the tests, kept off the program file").stdout
+    assert "''" in run_python(source, timeout_s=20).stdout
+
+
+@needs_sandbox
 def test_failing_assert_fails_with_its_traceback():
     result = run_python("assert 2 + 2 == 5, 'arithmetic is broken'\n", timeout_s=10)
     assert not result.passed and result.returncode == 1 and not result.timed_out
