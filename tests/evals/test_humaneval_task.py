@@ -179,6 +179,16 @@ def test_an_answer_that_cheats_instead_of_solving_fails(humaneval, cheat):
 
 
 @needs_sandbox
+def test_a_right_answer_that_leaves_a_thread_running_still_passes_in_time(humaneval):
+    problem = humaneval.problems()[0]
+    code = ("import threading, time\nthreading.Thread(target=time.sleep, args=(60,)).start()\n"
+            "def count_evens(numbers):\n    return len([n for n in numbers if n % 2 == 0])\n")
+    program, stdin = humaneval.build_check(problem, code, "MARK-9c1d")
+    result = run_python(program, timeout_s=20, stdin=stdin)
+    assert result.passed and "MARK-9c1d" in result.stdout and result.duration_s < 15, result
+
+
+@needs_sandbox
 @pytest.mark.parametrize("cheat", ["equals anything", "prints a marker and exits"])
 def test_those_cheats_pass_when_the_tests_run_in_the_answers_process(humaneval, cheat):
     # the guard off: the answer, the tests and the marker in one program, as before isolated_check
