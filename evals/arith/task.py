@@ -1,17 +1,23 @@
 """arith: synthetic GSM8K-like arithmetic word problems (the embedded default task).
 
-Every item is generated from a fixed seed, so the splits are identical on every machine:
+- ``train`` (2000 items): the allowed training data, generated from the public seed ``SEED`` (the
+  same on every machine) and handed to the agent as ``data/arith_train.jsonl`` by
+  `write_agent_context`;
+- ``test`` (200 items): the held-out benchmark, generated from a seed derived from a secret that
+  is created once per installation under ``harness_files_root()`` (`ptb.tasks.heldout`), which no
+  agent's sandbox can read. This file is readable by the agent, so nothing in it may hold or
+  generate the test split; no question text is shared with ``train``.
 
-- ``train`` (2000 items): the allowed training data, handed to the agent as
-  ``data/arith_train.jsonl`` by `write_agent_context`;
-- ``test`` (200 items): the held-out benchmark; no question text is shared with ``train``.
+Inside the sandbox the agent's ``evaluate.py`` has the test split graded by the harness's grading
+service (`ptb.grading`): it gets the prompts and, per item, correct or not — never the answers.
+`heldout_items` and `grade` are what that service uses.
 
 Each item is a one- or two-step problem with small numbers (every number at most 25) and a worked
 solution whose last sentence is "The answer is N." The scorer reads the number after the last
 "The answer is" in the model's reply.
 
 This file is loaded by path (``ptb.tasks.load_task_module``), never imported as a package
-module, so it is self-contained. Run it with inspect directly, e.g.::
+module, so it is self-contained. Run it with inspect directly on the host, e.g.::
 
     inspect eval evals/arith/task.py@arith -T split=test --model <provider/model> --limit 5
 """
@@ -31,7 +37,9 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.scorer import CORRECT, INCORRECT, Score, Target, accuracy, scorer, stderr
 from inspect_ai.solver import TaskState, generate
 
-SEED = 20250601
+from ptb.tasks.heldout import fingerprint, heldout_seed
+
+SEED = 20250601  # the train split's (public); the test split's seed is secret
 TRAIN_SIZE = 2000
 TEST_SIZE = 200
 SPLITS = ("train", "test")
@@ -161,26 +169,35 @@ KINDS: tuple[Kind, ...] = (
 )  # fmt: skip
 
 
-@lru_cache(maxsize=1)
-def _splits() -> dict[str, tuple[Item, ...]]:
-    # One stream of unique questions: the first TEST_SIZE are the test split, the next
-    # TRAIN_SIZE the train split, so no question text is in both.
-    rng = random.Random(SEED)
-    seen: set[str] = set()
+def _unique(rng: Rng, count: int, exclude: frozenset[str] = frozenset()) -> tuple[Item, ...]:
+    seen = set(exclude)
     items: list[Item] = []
-    while len(items) < TEST_SIZE + TRAIN_SIZE:
+    while len(items) < count:
         item = rng.choice(KINDS)(rng)
         if item.question not in seen:
             seen.add(item.question)
             items.append(item)
-    return {"test": tuple(items[:TEST_SIZE]), "train": tuple(items[TEST_SIZE:])}
+    return tuple(items)
+
+
+@lru_cache(maxsize=1)
+def _train() -> tuple[Item, ...]:
+    return _unique(random.Random(SEED), TRAIN_SIZE)
+
+
+@lru_cache(maxsize=4)
+def _test(seed: int) -> tuple[Item, ...]:
+    # Its own stream, from the secret seed; a question of the train split is never drawn again.
+    return _unique(random.Random(seed), TEST_SIZE, exclude=frozenset(i.question for i in _train()))
 
 
 def items(split: str) -> tuple[Item, ...]:
-    """The items of a split ("train" or "test"), always the same ones in the same order."""
+    """The items of a split ("train" or "test"), always the same ones in the same order (the test
+    split: for the same secret). The test split raises `ptb.tasks.heldout.HeldoutUnavailable`
+    where the secret cannot be read (inside an agent's sandbox)."""
     if split not in SPLITS:
         raise ValueError(f"arith has no split '{split}'; accepted: {', '.join(SPLITS)}")
-    return _splits()[split]
+    return _train() if split == "train" else _test(heldout_seed("arith", "test"))
 
 
 def prompt(question: str) -> str:
@@ -217,7 +234,7 @@ def final_answer():
     async def score(state: TaskState, target: Target) -> Score:
         completion = state.output.completion or ""
         answer = extract_answer(completion)
-        correct = answer is not None and str(answer) == target.text.strip()
+        correct = grade(completion, target.text)
         return Score(
             value=CORRECT if correct else INCORRECT,
             answer=None if answer is None else str(answer),
@@ -254,6 +271,39 @@ def test_texts() -> list[str]:
     return [f"{item.question} {item.solution}" for item in items("test")]
 
 
+def _words(question: str) -> tuple[str, ...]:
+    names = [w for w in re.findall(r"[A-Za-z]+", question) if w in NAMES]
+    objects = [w for w in re.findall(r"[a-z]+", question) if w in OBJECTS]
+    return tuple(dict.fromkeys(names + objects[:1]))
+
+
+def test_fingerprints() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """Per test item, what survives a rewording: the question's numbers in order, then the answer,
+    and the words a paraphrase keeps (the names and the object). The overlap check counts an item
+    when its numbers appear in this order close together with its words around them, in any
+    wording ("three" is read as 3)."""
+    return [
+        (tuple(re.findall(r"\d+", item.question)) + (str(item.answer),), _words(item.question))
+        for item in items("test")
+    ]
+
+
+def heldout_items() -> list[tuple[str, str, str]]:
+    """(sample id, prompt, target) of every test item, for the harness's grading service."""
+    return [(f"test-{i}", prompt(item.question), str(item.answer)) for i, item in enumerate(items("test"))]
+
+
+def grade(output: str, target: str) -> bool:
+    """Whether a model's reply to an item is correct (the scorer's rule)."""
+    answer = extract_answer(output)
+    return answer is not None and str(answer) == target.strip()
+
+
+def split_fingerprint() -> str:
+    """Names the test split in metrics.json (baselines are only comparable on the same split)."""
+    return fingerprint(json.dumps(asdict(item), sort_keys=True) for item in items("test"))
+
+
 def write_agent_context(workspace: Path) -> list[Path]:
     """Write the allowed train split into the agent's workspace; returns the files written."""
     path = Path(workspace) / TRAIN_FILE
@@ -263,4 +313,4 @@ def write_agent_context(workspace: Path) -> list[Path]:
     return [path]
 
 
-DATA: tuple = ()  # generated from fixed seeds: nothing to download
+DATA: tuple = ()  # generated: the train split from a public seed, the test split from a secret one

@@ -9,7 +9,16 @@ which task and which harness chat template to use:
 
 It serves the checkpoint (vLLM when CUDA and vLLM are available, else the CPU HF server),
 runs the task on its test split with inspect-ai, prints the score and optionally writes it as
-JSON. Inspect logs go to ``--log-dir`` (``inspect view --log-dir eval_logs`` shows them).
+JSON.
+
+Scores, not solutions: what it writes where the agent can read it (``--log-dir``, default
+``eval_logs/``) is the score and, per test item, its id and whether the model got it right
+(``<time>_<task>_scores.json``) and the server log — never a target, a worked solution or the
+model's replies (a correct reply is a worked solution). inspect's own log, which holds the
+targets of a task whose test data is public, is written to a private temporary folder and
+deleted. Where the harness grades a secret split (``PTB_GRADING_SOCKET`` names the run's grading
+service, `ptb.grading`), the samples come from the service (prompts only) and each reply is graded
+by it: the answers are never in the sandbox at all.
 """
 
 from __future__ import annotations
@@ -17,16 +26,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
+import shutil
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ptb.chat_templates import stop_token_ids
 from ptb.evaluation.inspect_runner import EvalFailed, run_inspect_task
+from ptb.grading.client import SOCKET_ENV, GradingClient, GradingError
 from ptb.io import from_jsonable, write_json_atomic
 from ptb.records import TaskSpec
+from ptb.sandbox.code_exec import trust_enclosing_sandbox
 from ptb.serve.backends import BackendUnavailable, serve_backend_names, vllm_available
 from ptb.serve.launch import CheckpointError, ServerStartError, start_server
 from ptb.tasks.grader import GraderUnavailable, grader_model
@@ -93,7 +108,8 @@ def build_parser(task: TaskSpec) -> argparse.ArgumentParser:
     p.add_argument("--json-output-file", default=None, help="also write the result as JSON here")
     p.add_argument("--backend", choices=["auto", *serve_backend_names()], default="auto",
                    help="inference server: vllm (GPU), hf (CPU) or auto (default)")
-    p.add_argument("--log-dir", default="eval_logs", help="inspect logs and the server log (default: eval_logs)")
+    p.add_argument("--log-dir", default="eval_logs",
+                   help="per-item scores (correct or not, no answers) and the server log (default: eval_logs)")
     if GRADER_PARAMS[0] in task.params:  # an LLM-graded task: the grader is the agent's to choose here
         params = task.params
         p.add_argument("--grader-model", default=params.get("grader_model"),
@@ -119,6 +135,9 @@ def _with_grader(task: TaskSpec, args: argparse.Namespace) -> TaskSpec:
 
 
 def main(config_dir: str | Path, argv: Sequence[str] | None = None) -> int:
+    # The agent's evaluate.py runs inside the agent's sandbox: generated code (humaneval) runs
+    # there too, not in a nested one the sandbox forbids (see trust_enclosing_sandbox).
+    trust_enclosing_sandbox("the agent-facing evaluate.py runs inside the agent's sandbox")
     config = load_config(Path(config_dir))
     task = config.task
     args = build_parser(task).parse_args(argv)
@@ -127,6 +146,11 @@ def main(config_dir: str | Path, argv: Sequence[str] | None = None) -> int:
     except (GraderUnavailable, ValueError) as exc:
         print(f"error: {exc}\nHere: --grader-model, --grader-base-url and --grader-api-key-env choose the grader "
               "(see --help).", file=sys.stderr)
+        return 2
+    try:
+        remote = _remote_task(task.name)
+    except GradingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     backend = auto_backend() if args.backend == "auto" else args.backend
     log_dir = Path(args.log_dir).absolute()
@@ -139,26 +163,61 @@ def main(config_dir: str | Path, argv: Sequence[str] | None = None) -> int:
     except (CheckpointError, BackendUnavailable, FileNotFoundError, ServerStartError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    private_logs = Path(tempfile.mkdtemp(prefix="ptb-eval-"))  # inspect's log: it holds the targets
     try:
         print(f"serving {args.model_path} with {backend} ({time.monotonic() - started:.1f}s); evaluating...", flush=True)
         result = run_inspect_task(
             task, server.base_url, server.model_name, limit=args.limit, max_tokens=args.max_tokens,
-            max_connections=args.max_connections, log_dir=log_dir,
-            stop_token_ids=stop_token_ids(args.model_path, config.template),
+            max_connections=args.max_connections, log_dir=private_logs,
+            stop_token_ids=stop_token_ids(args.model_path, config.template), inspect_task=remote,
         )
+        scores_file = write_item_scores(result.log_file, log_dir, task.name, result.metric, result.score)
     except EvalFailed as exc:
         print(f"error: evaluation failed: {exc}\nserver log: {server.log_file}", file=sys.stderr)
         return 1
     finally:
         server.stop()
+        shutil.rmtree(private_logs, ignore_errors=True)
     seconds = time.monotonic() - started
     print(f"{task.name}: {result.metric} = {result.score:.4f} on {result.samples} samples ({seconds:.0f}s)")
-    print(f"inspect log: {result.log_file}")
+    print(f"per-item scores (no answers): {scores_file}")
     if args.json_output_file:
         write_json_atomic(args.json_output_file, {
             "task": task.name, "metric": result.metric, "score": result.score,
             result.metric: result.score, "samples": result.samples, "limit": args.limit,
             "max_tokens": args.max_tokens, "model_path": str(Path(args.model_path).absolute()),
-            "log_file": result.log_file, "backend": backend, "seconds": round(seconds, 1),
+            "log_file": str(scores_file), "backend": backend, "seconds": round(seconds, 1),
         })
     return 0
+
+
+def _remote_task(task_name: str) -> Any:
+    """The task graded by the run's grading service (an inspect Task), when the harness started
+    one for this run; else None (the task's own test split, public data)."""
+    socket_path = os.environ.get(SOCKET_ENV)
+    if not socket_path:
+        return None
+    from ptb.grading.remote_task import remote_task
+
+    client = GradingClient(socket_path)
+    served = client.task()
+    if served != task_name:
+        raise GradingError(f"the grading service grades '{served}', not '{task_name}' ({SOCKET_ENV}={socket_path})")
+    return remote_task(client)
+
+
+def write_item_scores(eval_log: str, log_dir: Path, task_name: str, metric: str, score: float) -> Path:
+    """Per sample of inspect's log: its id and its score value (e.g. "C" / "I"); nothing else
+    of the log (targets, metadata, explanations, the model's replies) leaves it."""
+    from inspect_ai.log import read_eval_log
+
+    log = read_eval_log(eval_log)
+    items = []
+    for sample in log.samples or []:
+        values = [s.value for s in (sample.scores or {}).values()]
+        items.append({"id": sample.id, "epoch": sample.epoch, "score": values[0] if values else None})
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    path = log_dir / f"{stamp}_{os.getpid()}_{task_name}_scores.json"
+    write_json_atomic(path, {"task": task_name, "metric": metric, "score": score, "items": items})
+    return path

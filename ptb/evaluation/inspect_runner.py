@@ -15,6 +15,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ptb.errors import ConfigError
 from ptb.plugins import task_function
@@ -71,20 +72,28 @@ def run_inspect_task(
     request_timeout_s: int = 600,
     max_retries: int = 3,
     stop_token_ids: tuple[int, ...] = (),
+    inspect_task: Any = None,
 ) -> TaskScore:
-    """Evaluate `task` (split `split`) on the served model; raise EvalFailed when it yields no score."""
+    """Evaluate `task` (split `split`) on the served model; raise EvalFailed when it yields no score.
+    ``inspect_task``: an inspect Task to run instead of the task module's own (the agent's
+    evaluate.py on a secret split: `ptb.grading.remote_task`)."""
     from inspect_ai import eval as inspect_eval  # heavy import, only where it is needed
 
-    try:
-        task_fn = task_function(task)  # called with split and task.params (e.g. the grader)
-    except ConfigError as exc:  # checked at plan time; a task folder changed since is this attempt's failure
-        raise EvalFailed(str(exc)) from exc
+    if inspect_task is None:
+        try:
+            task_fn = task_function(task)  # called with split and task.params (e.g. the grader)
+        except ConfigError as exc:  # checked at plan time; a task folder changed since is this attempt's failure
+            raise EvalFailed(str(exc)) from exc
+        try:
+            inspect_task = task_fn(split=split, **dict(task.params))
+        except Exception as exc:  # e.g. its data is not readable here
+            raise EvalFailed(f"the task '{task.name}' could not be built: {type(exc).__name__}: {exc}") from exc
     log_dir = Path(log_dir)
     log_dir.mkdir(parents=True, exist_ok=True)
     _no_proxy_for_local_servers()
     try:
         logs = inspect_eval(
-            task_fn(split=split, **dict(task.params)),
+            inspect_task,
             model=inspect_model_name(model_name),
             model_base_url=base_url,
             model_args={"api_key": PLACEHOLDER_API_KEY},
