@@ -26,7 +26,10 @@ class SandboxRequest:
     ``readonly`` are extra paths it must see read-only even where they would otherwise be
     hidden (under /tmp, or under a ``hidden`` path); ``hidden`` are host folders replaced by an
     empty tmpfs (e.g. the results of other runs) — a writable or readonly path under one is
-    mounted back on top.
+    mounted back on top. ``tmp`` is a host folder the command gets as its /tmp (so that what the
+    agent kept there can be looked at afterwards; None = an empty tmpfs that dies with it);
+    ``sockets`` are Unix sockets the command must be able to connect to (the egress proxy's):
+    their folders are mounted read-only and, where the agent runs as another user, given to it.
     """
 
     argv: tuple[str, ...]
@@ -36,6 +39,8 @@ class SandboxRequest:
     env: Mapping[str, str] = field(default_factory=dict)
     network: bool = False
     hidden: tuple[str, ...] = ()
+    tmp: str | None = None
+    sockets: tuple[str, ...] = ()
 
 
 class Sandbox(abc.ABC):

@@ -1,8 +1,26 @@
-"""The bubblewrap backend: private PID/IPC/UTS (and network) namespaces, host read-only.
+"""The bubblewrap backend: an unprivileged agent in private namespaces, the host read-only.
 
 Inside: the host's filesystem read-only, a private /dev (plus the NVIDIA device nodes, so GPUs
-keep working), a private /proc and /tmp, the request's writable paths read-write, no network
-unless asked (only a loopback interface), no host process visible.
+keep working), a private /proc and /tmp (or the request's folder as /tmp), the request's
+writable paths read-write, its hidden paths empty, no network unless asked (only a loopback
+interface), no host process visible.
+
+Who the agent is (the escape this closes: as root with its capabilities, an agent made its own
+mount namespace, remounted the host read-write and wrote a forged metrics.json into its real
+run folder):
+
+- the harness runs as root: bwrap (root) builds the namespaces and mounts, keeping only
+  CAP_SETUID/CAP_SETGID; the keeper, its first process, drops to the unprivileged host uid
+  `AGENT_UID` (no groups), which clears every capability, before anything of the agent runs.
+  The agent is then a real non-root user of the host: root-only files (keys, tokens,
+  /etc/shadow) and root's sockets (docker, systemd, Ray) are closed to it by plain permissions,
+  and the harness chowns the request's writable paths (and sockets) to that uid.
+- the harness runs as a normal user: a user namespace of its own (``--unshare-user``) with every
+  capability dropped and, where bwrap supports it, ``--disable-userns``. The agent has the
+  harness's uid, so what must stay out of its reach is hidden (the request's ``hidden``).
+- always: no_new_privs, and the seccomp filter of `ptb.sandbox.seccomp` (no namespaces, no
+  mounts, no keyrings, no io_uring, ...) loaded by the keeper, so nothing the agent starts can
+  regain a capability or make a mount.
 
 The environment is handed to bwrap through Popen's ``env`` rather than ``--setenv`` pairs: bwrap
 passes its own environment on unchanged, and values given as arguments would sit in the host's
@@ -18,9 +36,11 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from ptb.sandbox.base import Sandbox, SandboxRequest, sandbox_kind
+from ptb.sandbox.seccomp import agent_filter
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +51,42 @@ def _bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
-def _namespace_flags(network: bool) -> list[str]:
-    flags = ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", "ptb-sandbox"]
+# The host uid an agent runs as when the harness is root: "nobody" owns nothing of the host's.
+AGENT_UID = AGENT_GID = 65534
+
+
+def harness_is_root() -> bool:
+    return os.geteuid() == 0
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_supports(flag: str) -> bool:
+    bwrap = _bwrap_path()
+    if bwrap is None:
+        return False
+    try:
+        done = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=30, env={})
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return flag in (done.stdout + done.stderr)
+
+
+def _privilege_flags(as_root: bool) -> list[str]:
+    if as_root:
+        # No user namespace: the agent becomes a real unprivileged host user (see the keeper).
+        # The keeper needs these to empty the bounding set and drop to it; setresuid to a
+        # non-root uid then clears them.
+        keep = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
+        return ["--cap-drop", "ALL", *(flag for cap in keep for flag in ("--cap-add", cap))]
+    flags = ["--unshare-user", "--cap-drop", "ALL"]
+    if _bwrap_supports("--disable-userns"):  # bwrap >= 0.8; the seccomp filter covers older ones
+        flags.append("--disable-userns")
+    return flags
+
+
+def _namespace_flags(network: bool, as_root: bool) -> list[str]:
+    flags = [*_privilege_flags(as_root), "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+    flags += ["--hostname", "ptb-sandbox"]
     if not network:
         flags.append("--unshare-net")
     # die-with-parent: if the supervising process dies, the sandbox (and all in it) dies too.
@@ -40,11 +94,48 @@ def _namespace_flags(network: bool) -> list[str]:
     return flags + ["--die-with-parent", "--new-session"]
 
 
-def _filesystem_flags() -> list[str]:
+def _filesystem_flags(tmp: str | None = None) -> list[str]:
     flags = ["--ro-bind", "/", "/", "--dev", "/dev"]
     for node in sorted(glob.glob("/dev/nvidia*")):
         flags += ["--dev-bind-try", node, node]
-    return flags + ["--proc", "/proc", "--tmpfs", "/tmp"]
+    flags += ["--proc", "/proc"]
+    # /tmp as every program expects it: world-writable and sticky
+    return flags + (["--bind", tmp, "/tmp"] if tmp else ["--perms", "1777", "--tmpfs", "/tmp"])
+
+
+class _MountPoints:
+    """The folders a mount needs above it, made traversable. Where bwrap has to create the
+    folders leading to a mount point (inside /tmp or a hidden folder) it makes them mode 0700 and
+    root's, which the agent, another user, could not pass through to its own workspace; so each
+    one is created first, explicitly, with mode 0755."""
+
+    def __init__(self) -> None:
+        self.roots = ["/tmp"]  # folders whose contents the sandbox builds itself
+        self.bound: list[str] = []  # bind mounts: the folders inside them exist already
+        self.created: set[str] = set()
+
+    def flags_before(self, dest: str) -> list[str]:
+        flags: list[str] = []
+        inside = [r for r in self.roots if dest != r and _is_under(dest, r)]
+        if inside:
+            root = max(inside, key=len)
+            parent, chain = os.path.dirname(dest), []
+            while parent != root and _is_under(parent, root):
+                chain.append(parent)
+                parent = os.path.dirname(parent)
+            for folder in reversed(chain):
+                if folder not in self.created and not any(_is_under(folder, b) for b in self.bound):
+                    flags += ["--perms", "0755", "--dir", folder]
+                    self.created.add(folder)
+        return flags
+
+    def mount(self, kind: str, source: str, dest: str) -> list[str]:
+        flags = self.flags_before(dest)
+        if kind == "--tmpfs":
+            self.roots.append(dest)
+            return [*flags, "--perms", "0755", "--tmpfs", dest]
+        self.bound.append(dest)
+        return [*flags, kind, source, dest]
 
 
 @functools.lru_cache(maxsize=1)
@@ -53,7 +144,7 @@ def bwrap_probe() -> tuple[bool, str]:
     bwrap = _bwrap_path()
     if bwrap is None:
         return False, "bwrap is not installed (apt-get install bubblewrap)"
-    argv = [bwrap, *_namespace_flags(network=False), *_filesystem_flags(), "--", "true"]
+    argv = [bwrap, *_namespace_flags(network=False, as_root=harness_is_root()), *_filesystem_flags(), "--", "true"]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=30, env={})
     except (OSError, subprocess.TimeoutExpired) as exc:
@@ -70,20 +161,96 @@ def bwrap_works() -> bool:
     return bwrap_probe()[0]
 
 
-def _runtime_paths_under_tmp() -> list[str]:
-    """The interpreter, the venv and the project, where they live under /tmp: the sandbox's
-    private /tmp would otherwise hide the very Python that runs the agent and evaluate.py."""
+def _is_under(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+
+def _runtime_paths_to_rebind(covered: Sequence[str]) -> list[str]:
+    """The interpreter, the venv and the project, where they live under /tmp or a hidden folder:
+    the sandbox's private /tmp (or an empty hidden folder) would otherwise hide the very Python
+    that runs the agent and evaluate.py."""
     from ptb.paths import PROJECT_ROOT
 
     candidates = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), str(PROJECT_ROOT)}
-    under_tmp = [os.path.realpath(p) for p in candidates if os.path.realpath(p).startswith("/tmp/")]
+    folders = ["/tmp", *(os.path.realpath(c) for c in covered)]
+    hidden = [os.path.realpath(p) for p in candidates if any(_is_under(os.path.realpath(p), f) for f in folders)]
     # a parent covers its children; binding both would be harmless but noisy
-    return sorted(p for p in under_tmp if not any(p != q and p.startswith(q + "/") for q in under_tmp))
+    return sorted(p for p in hidden if not any(p != q and _is_under(p, q) for q in hidden))
 
 
-def _keeper_command() -> list[str]:
+def _traversable(folder: str, uid: int, gid: int) -> bool:
+    st = os.stat(folder)
+    if st.st_uid == uid:
+        return bool(st.st_mode & 0o100)
+    if st.st_gid == gid:
+        return bool(st.st_mode & 0o010)
+    return bool(st.st_mode & 0o001)
+
+
+def _closed_ancestor(path: str, uid: int, gid: int) -> str | None:
+    """The outermost folder above ``path`` that user ``uid`` (no supplementary groups) cannot
+    pass through, e.g. /root (mode 0700) above a Python installed under /root/.pyenv."""
+    real = os.path.realpath(path)
+    parts = real.strip("/").split("/")[:-1]
+    folder = ""
+    for part in parts:
+        folder += "/" + part
+        try:
+            if not _traversable(folder, uid, gid):
+                return folder
+        except OSError:
+            return None
+    return None
+
+
+def _folders_to_hide(request: SandboxRequest, as_root: bool) -> list[str]:
+    """The request's hidden folders, plus what the agent must not see or cannot pass through.
+
+    As root: a folder the agent's uid cannot pass through but above something it needs (the
+    interpreter under /root/.pyenv, a checkout under /root) becomes an empty folder with just
+    the needed paths mounted back: the agent could not read the rest anyway, and now it can
+    reach what it needs. As a normal user: the harness user's home folder (its keys, tokens,
+    caches) is hidden the same way, since the agent has that user's uid."""
+    hidden = [os.path.realpath(p) for p in request.hidden if os.path.isdir(p)]
+    if as_root:
+        from ptb.paths import PROJECT_ROOT
+
+        runtime = (sys.prefix, sys.base_prefix, os.path.realpath(sys.executable), str(PROJECT_ROOT))
+        needed = (*runtime, *request.writable, *request.readonly, *request.sockets, request.cwd, str(KEEPER))
+        for path in needed:
+            closed = _closed_ancestor(path, AGENT_UID, AGENT_GID)
+            if closed is not None:
+                hidden.append(closed)
+    else:
+        home = os.path.realpath(os.path.expanduser("~"))
+        if home != "/" and os.path.isdir(home):
+            hidden.append(home)
+    unique = sorted(set(hidden))
+    return [p for p in unique if not any(p != q and _is_under(p, q) for q in unique)]
+
+
+def _keeper_command(as_root: bool, cwd: str) -> list[str]:
     # The host interpreter without site-packages: the keeper needs only the standard library.
-    return [os.path.realpath(sys.executable), "-I", "-S", str(KEEPER)]
+    argv = [os.path.realpath(sys.executable), "-I", "-S", str(KEEPER), "--cwd", cwd]
+    if as_root:
+        argv += ["--uid", str(AGENT_UID), "--gid", str(AGENT_GID)]
+    program = agent_filter()
+    if program is not None:
+        argv += ["--seccomp", program.hex()]
+    return [*argv, "--"]
+
+
+def _give_to_agent(paths: Sequence[str], uid: int, gid: int) -> None:
+    """Make the agent's writable folders (recursively) and sockets its own: with the harness as
+    root the agent is another host user. Symlinks are changed themselves, never followed."""
+    for top in paths:
+        for root, dirs, files in os.walk(top):
+            for name in (root, *(os.path.join(root, n) for n in (*dirs, *files))):
+                st = os.lstat(name)
+                if st.st_uid != uid or st.st_gid != gid:
+                    os.chown(name, uid, gid, follow_symlinks=False)
+        if not os.path.isdir(top):
+            os.chown(top, uid, gid, follow_symlinks=False)
 
 
 @sandbox_kind("bwrap")
@@ -100,19 +267,34 @@ class BwrapSandbox(Sandbox):
         self.bwrap = _bwrap_path()
 
     def command(self, request: SandboxRequest) -> tuple[list[str], dict[str, str]]:
-        argv = [str(self.bwrap), *_namespace_flags(request.network), *_filesystem_flags()]
-        # Order matters: later mounts cover earlier ones. First what the private /tmp would
-        # hide but the agent needs (a checkout or venv under /tmp), then the hidden folders,
-        # the writable paths on top of them, then read-only paths (which win even inside a
-        # writable one).
-        for path in _runtime_paths_under_tmp():
-            argv += ["--ro-bind", path, path]
-        for path in request.hidden:
-            if os.path.isdir(path):
-                argv += ["--tmpfs", path]
-        for path in request.writable:
-            argv += ["--bind", path, path]
-        for path in (*request.readonly, str(KEEPER)):
-            argv += ["--ro-bind", path, path]
-        argv += ["--chdir", request.cwd, "--", *_keeper_command(), *request.argv]
+        as_root = harness_is_root()
+        if as_root:
+            owned = (*request.writable, *((request.tmp,) if request.tmp else ()), *request.sockets)
+            _give_to_agent(owned, AGENT_UID, AGENT_GID)
+            for socket_path in request.sockets:
+                os.chown(os.path.dirname(socket_path), AGENT_UID, AGENT_GID)
+        argv = [str(self.bwrap), *_namespace_flags(request.network, as_root), *_filesystem_flags(request.tmp)]
+        # Order matters: a later mount covers an earlier one. They go shallowest first, so the
+        # most specific rule wins: the workspace (writable) inside the hidden results folder,
+        # the hidden harness files inside a read-only shared cache, a read-only path inside a
+        # writable one; at the same path, read-only beats writable and hidden beats both.
+        hidden = _folders_to_hide(request, as_root)
+        sockets = [os.path.dirname(path) for path in request.sockets]
+        ops = [
+            *(("--tmpfs", path) for path in hidden),
+            *(("--ro-bind", path) for path in _runtime_paths_to_rebind(hidden)),
+            *(("--bind", path) for path in request.writable),
+            *(("--ro-bind", path) for path in (*request.readonly, *sockets, str(KEEPER))),
+        ]
+        rank = {"--bind": 0, "--ro-bind": 1, "--tmpfs": 2}
+        resolved = sorted(
+            {(kind, os.path.realpath(path)) for kind, path in ops},
+            key=lambda op: (op[1].count("/") if op[1] != "/" else 0, rank[op[0]], op[1]),
+        )
+        points = _MountPoints()
+        for kind, path in resolved:
+            argv += points.mount(kind, path, path)
+        # The keeper changes into cwd once it is the agent: bwrap itself, root without
+        # capabilities by then, could not enter a workspace that is the agent's (mode 0700).
+        argv += ["--chdir", "/", "--", *_keeper_command(as_root, request.cwd), *request.argv]
         return argv, dict(request.env)

@@ -60,7 +60,7 @@ SANDBOX_UID = "65534"  # "nobody": a non-root uid inside the sandbox has no capa
 INSTALL_HINT = "humaneval runs generated code only inside bubblewrap; install it: apt-get install bubblewrap"
 
 # The launcher inside the sandbox: lower the limits, then replace itself with the program.
-# argv: cpu_seconds address_space_bytes file_size_bytes max_processes program
+# argv: cpu_seconds address_space_bytes file_size_bytes max_processes (-1: leave as is) program
 _LAUNCHER = """
 import os, resource, sys
 cpu, address_space, file_size, processes = (int(v) for v in sys.argv[1:5])
@@ -68,9 +68,8 @@ limits = (
     (resource.RLIMIT_CPU, cpu, cpu + 1),
     (resource.RLIMIT_AS, address_space, address_space),
     (resource.RLIMIT_FSIZE, file_size, file_size),
-    (resource.RLIMIT_NPROC, processes, processes),
     (resource.RLIMIT_CORE, 0, 0),
-)
+) + (((resource.RLIMIT_NPROC, processes, processes),) if processes >= 0 else ())
 for kind, soft, hard in limits:
     _, current_hard = resource.getrlimit(kind)
     if current_hard != resource.RLIM_INFINITY:
@@ -248,6 +247,57 @@ def _run(
             os.close(stdin_fd)
 
 
+# Set by `trust_enclosing_sandbox`: the reason generated code runs without a sandbox of its own.
+_ENCLOSED_BY: str | None = None
+
+
+def trust_enclosing_sandbox(why: str) -> None:
+    """Run generated code in this process's own sandbox from now on, not in a nested one.
+
+    For the agent-facing evaluation only (``ptb.evaluation.agent_cli``, the agent's evaluate.py):
+    it runs inside the agent's sandbox, whose seccomp filter refuses the user namespace a nested
+    bwrap needs, and that sandbox already keeps the host out of reach of anything run in it —
+    the model's code can do nothing the agent could not. The harness's own evaluation never
+    calls this, so there generated code always gets its bwrap (or does not run)."""
+    global _ENCLOSED_BY
+    _ENCLOSED_BY = why
+
+
+def _run_enclosed(source: str, timeout_s: float, memory_mb: int, file_size_mb: int, stdin: str | None) -> ExecResult:
+    """The program with the same limits, in a private temporary folder, with an empty
+    environment and its own session (killed whole at the timeout); no namespaces of its own.
+    No process limit: RLIMIT_NPROC would count every process of the agent's uid on the host."""
+    launcher_args = [str(max(1, math.ceil(timeout_s))), str(memory_mb * 1024 * 1024), str(file_size_mb * 1024 * 1024), "-1"]
+    stdin_fd = _program_fd(stdin) if stdin is not None else None
+    started = time.monotonic()
+    try:
+        with tempfile.TemporaryDirectory(prefix="ptb-code-") as folder, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            program = os.path.join(folder, "main.py")
+            with open(program, "w", encoding="utf-8") as f:
+                f.write(source)
+            proc = subprocess.Popen(
+                [_interpreter(), "-I", "-c", _LAUNCHER, *launcher_args, program],
+                stdin=stdin_fd if stdin_fd is not None else subprocess.DEVNULL,
+                stdout=out, stderr=err, env={}, cwd=folder, start_new_session=True,
+            )
+            timed_out = False
+            try:
+                returncode: int | None = proc.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                returncode = None
+            finally:
+                _kill_group(proc)  # whatever it left running, too
+                proc.wait()
+            return ExecResult(
+                passed=not timed_out and returncode == 0, returncode=returncode, timed_out=timed_out,
+                stdout=_tail(out), stderr=_tail(err), duration_s=time.monotonic() - started,
+            )
+    finally:
+        if stdin_fd is not None:
+            os.close(stdin_fd)
+
+
 @functools.lru_cache(maxsize=1)
 def sandbox_probe() -> tuple[bool, str]:
     """Whether the code sandbox works here (checked once per process), and why not."""
@@ -269,6 +319,8 @@ def sandbox_probe() -> tuple[bool, str]:
 
 def require_sandbox() -> None:
     """Raise `SandboxUnavailable` unless generated code can run sandboxed here."""
+    if _ENCLOSED_BY is not None:
+        return
     ok, why = sandbox_probe()
     if not ok:
         raise SandboxUnavailable(why)
@@ -297,8 +349,10 @@ def run_python(
         raise ValueError(f"timeout_s must be positive, got {timeout_s}")
     if memory_mb < 64:
         raise ValueError(f"memory_mb must be at least 64 (the interpreter alone needs ~30 MB), got {memory_mb}")
+    if _ENCLOSED_BY is not None:
+        return _run_enclosed(source, timeout_s, memory_mb, file_size_mb, stdin)
     require_sandbox()
     return _run(source, timeout_s, memory_mb, file_size_mb, max_processes, stdin)
 
 
-__all__ = ["ExecResult", "SandboxUnavailable", "require_sandbox", "run_python", "sandbox_probe"]
+__all__ = ["ExecResult", "SandboxUnavailable", "require_sandbox", "run_python", "sandbox_probe", "trust_enclosing_sandbox"]

@@ -248,9 +248,41 @@ def hidden_from_agents(spec: RunSpec) -> tuple[str, ...]:
     """Host folders the agent's sandbox replaces with an empty one. The host is readable in the
     sandbox; other runs' results, verdicts and workspaces are not (the agent's own workspace and
     home are mounted back on top), nor the files the harness generates for grading
-    (arenahard_writing's stored answers of the official instruct model)."""
+    (arenahard_writing's stored answers of the official instruct model). Workspaces live in the
+    sweep's scratch folder, inside the results folder by default but anywhere with
+    ``scratch_dir``: that folder is hidden too, so no run sees another's live checkpoint."""
     results_dir = Path(spec.run_dir).parent.parent
-    return (str(results_dir), str(harness_files_root()))
+    sweep_scratch = Path(spec.scratch_dir).parent
+    hidden = [str(results_dir), str(harness_files_root()), str(sweep_scratch)]
+    # A user's scratch_dir holds every sweep's scratch folder: hide it whole, unless it is so
+    # broad (/, a home) that it holds the project or the base model the agent needs.
+    scratch_dir = sweep_scratch.parent
+    if not _holds_needed(scratch_dir, spec):
+        hidden.append(str(scratch_dir))
+    folders = [Path(p) for p in dict.fromkeys(hidden)]
+    return tuple(str(f) for f in folders if not any(o != f and o in f.parents for o in folders))
+
+
+def _holds_needed(folder: Path, spec: RunSpec) -> bool:
+    from ptb.paths import PROJECT_ROOT
+
+    needed = (PROJECT_ROOT, Path(spec.agent.path), Path(sys.executable).parent)
+    return folder == Path("/") or any(p == folder or folder in p.parents for p in needed)
+
+
+def model_mount(base_model_path: Path) -> str:
+    """What to mount for the base model: a Hub cache snapshot is a folder of symlinks into the
+    repository's blobs, so the whole repository folder goes in, or the links would dangle."""
+    if base_model_path.parent.name == "snapshots" and base_model_path.parent.parent.name.startswith("models--"):
+        return str(base_model_path.parent.parent)
+    return str(base_model_path)
+
+
+def shared_caches() -> tuple[str, ...]:
+    """The shared model/data caches the agent reads (mounted read-only): they may sit in a folder
+    the sandbox hides or the agent's uid cannot pass through (the harness user's home)."""
+    folders = [os.environ.get(v) for v in ("HF_HOME", "HF_HUB_CACHE", "PTB_DATA_DIR")]
+    return tuple(dict.fromkeys(f for f in folders if f and os.path.isdir(f)))
 
 
 def solve_request(prepared: PreparedRun, spec: RunSpec, base_model_path: Path) -> SolveRequest:
@@ -264,7 +296,9 @@ def solve_request(prepared: PreparedRun, spec: RunSpec, base_model_path: Path) -
         env=dict(prepared.env),
         budget=spec.budget,
         sandbox=spec.sandbox,
-        readonly=(str(base_model_path), spec.agent.path, *((prepared.cli.home,) if prepared.cli else ())),
+        readonly=(
+            model_mount(base_model_path), spec.agent.path, *((prepared.cli.home,) if prepared.cli else ()), *shared_caches()
+        ),
         monitor_interval_s=spec.monitor_interval_s,
         hidden=hidden_from_agents(spec),
         egress_resolve=dict(spec.egress.resolve),

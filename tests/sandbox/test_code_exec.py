@@ -200,7 +200,8 @@ def test_bad_arguments_are_rejected():
 
 @needs_sandbox
 def test_runs_nested_inside_the_agents_bwrap_sandbox(tmp_path):
-    """The agent's evaluate.py scores humaneval inside the agent's own bwrap sandbox."""
+    """The agent's evaluate.py scores humaneval inside the agent's own bwrap sandbox, whose seccomp
+    filter forbids a nested one: there generated code runs in the enclosing sandbox."""
     import subprocess
     import sys
 
@@ -209,7 +210,8 @@ def test_runs_nested_inside_the_agents_bwrap_sandbox(tmp_path):
     if not bwrap_works():
         pytest.skip("the agent sandbox (bwrap) does not work here")
     script = (
-        "from ptb.sandbox.code_exec import run_python\n"
+        "from ptb.sandbox.code_exec import run_python, trust_enclosing_sandbox\n"
+        "trust_enclosing_sandbox('test')\n"
         "ok = run_python('import os\\nprint(os.getuid())', timeout_s=10)\n"
         "bad = run_python('assert False', timeout_s=10)\n"
         "print(ok.passed, ok.stdout.strip(), bad.passed)\n"

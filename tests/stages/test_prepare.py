@@ -142,3 +142,18 @@ def test_agents_never_see_the_results_folder_or_the_harness_grading_files(tmp_pa
 
     answers = load_task_module(plan.spec.task).baseline_answers_path()  # the instruct model's answers
     assert Path(hidden[1]) in answers.parents
+
+
+def test_a_scratch_folder_outside_the_results_is_hidden_whole(tmp_path: Path) -> None:
+    """Workspaces outside the results folder (``scratch_dir``): no run may see another's live
+    checkpoint, of this sweep or any other kept there."""
+    from ptb.stages.prepare import hidden_from_agents
+
+    plan = make_plan(tmp_path, f"scratch_dir={tmp_path / 'scratch'}")
+    hidden = hidden_from_agents(plan.spec)
+    assert str(tmp_path / "scratch") in hidden
+    assert Path(plan.spec.scratch_dir).parent.parent == tmp_path / "scratch"
+    # a scratch_dir that holds what the agent needs (here /) is not hidden whole; its sweep folder is
+    broad = make_plan(tmp_path, "scratch_dir=/")
+    hidden = hidden_from_agents(broad.spec)
+    assert "/" not in hidden and str(Path(broad.spec.scratch_dir).parent) in hidden

@@ -137,7 +137,7 @@ def run_solve(req: SolveRequest) -> Outcome:
 
 @dataclass(frozen=True)
 class _Egress:
-    socket_path: Path  # the proxy's Unix socket, bind-mounted read-only into the sandbox
+    socket_path: Path  # the proxy's Unix socket; its folder is mounted read-only into the sandbox
 
 
 @contextlib.contextmanager
@@ -254,14 +254,20 @@ def _run_session(
     budget = req.budget
     argv: tuple[str, ...] = ("bash", str(Path(req.agent.path) / "solve.sh"))
     readonly = tuple(req.readonly)
+    sockets: tuple[str, ...] = ()
     if egress is not None:
         # The bridge listens inside the sandbox's own namespace, then runs the agent; the proxy
         # variables point the agent's clients at it. There is no other way out (--unshare-net).
         python = os.path.realpath(sys.executable)
         port = DEFAULT_PORT if sandbox.isolates_network else _free_host_port()
         argv = tuple(bridged_argv(python, str(BRIDGE), str(egress.socket_path), port, argv))
-        readonly += (str(BRIDGE), str(egress.socket_path.parent))
+        readonly += (str(BRIDGE),)
+        sockets += (str(egress.socket_path),)
         env = {**env, **proxy_env(port)}
+    # The agent's /tmp is a folder of the run (not a tmpfs that dies with the sandbox): what the
+    # agent kept only there is snapshotted by collect and read by the judge.
+    agent_tmp = Path(req.workspace).parent / "tmp"
+    agent_tmp.mkdir(exist_ok=True)
     request = SandboxRequest(
         argv=argv,
         cwd=req.workspace,
@@ -270,6 +276,8 @@ def _run_session(
         env=env,
         network=False,  # a networked agent reaches the internet through the egress proxy only
         hidden=tuple(req.hidden),
+        tmp=str(agent_tmp),
+        sockets=sockets,
     )
     popen_argv, popen_env = sandbox.command(request)
 
