@@ -39,17 +39,26 @@ Facts this rests on:
   addresses, or what ``resolve`` maps). Go clients never proxy loopback whatever NO_PROXY says.
 - Clients send the host name to the proxy and never resolve it themselves, so the sandbox needs
   no DNS: the proxy resolves on the host.
+- The egress policy (`ptb.egress.policy`, ``policy=egress_policy(spec)``) denies the run's
+  forbidden models on the Hub and other vendors' hosted LLM APIs. To see the Hub's paths the
+  proxy opens TLS to the Hub's hosts with a per-run CA (`ptb.egress.tls`): the sandbox then needs
+  ``proxy.sandbox_env(port)`` (the proxy variables and the CA variables) instead of
+  ``proxy_env(port)``, and ``proxy.sandbox_files`` (the CA files) mounted read-only.
 """
 
-from ptb.egress.launch import BRIDGE, DEFAULT_PORT, NO_PROXY, bridged_argv, proxy_env
+from ptb.egress.launch import BRIDGE, CA_BUNDLE_VARS, DEFAULT_PORT, NO_PROXY, bridged_argv, proxy_env
+from ptb.egress.policy import Denial, EgressPolicy, build_policy, egress_policy
 from ptb.egress.proxy import EgressProxy, Policy, Refused, Resolve, allow_all
-from ptb.egress.record import EgressLog, EgressRecord, redacted_target
+from ptb.egress.record import EgressLog, EgressRecord, format_denials, read_denials, read_egress, redacted_target
 
 __all__ = [
     "BRIDGE",
+    "CA_BUNDLE_VARS",
     "DEFAULT_PORT",
     "NO_PROXY",
+    "Denial",
     "EgressLog",
+    "EgressPolicy",
     "EgressProxy",
     "EgressRecord",
     "Policy",
@@ -57,6 +66,11 @@ __all__ = [
     "Resolve",
     "allow_all",
     "bridged_argv",
+    "build_policy",
+    "egress_policy",
+    "format_denials",
     "proxy_env",
+    "read_denials",
+    "read_egress",
     "redacted_target",
 ]

@@ -20,8 +20,19 @@ What it serves (one thread per client connection, standard library only):
 Nothing else: an origin-form request (the proxy is not a web server), ``https://`` URLs,
 credentials in a URL and malformed messages get a 4xx and no record (nothing left the host).
 
-Who may be dialled: ``policy(host, port)`` (default: everyone) sees the requested name; a denial
-is answered 403 and recorded ``allowed=false``. Independently of it, a name that resolves only to
+Who may be dialled: ``policy`` (default: everyone) sees the requested name: a callable
+``policy(host, port) -> bool``, or an `EgressPolicy` (`ptb.egress.policy`: the run's forbidden
+models on the Hub, other vendors' LLM APIs), whose denials carry a rule and a reason. A denial is
+answered 403 with the reason and recorded ``allowed=false`` with ``rule`` and ``reason``.
+
+With an `EgressPolicy`, a CONNECT to one of the Hub's hosts is not a blind tunnel: the proxy
+answers the TLS handshake itself with a leaf certificate of a per-run CA (`ptb.egress.tls`; the
+sandbox trusts it through ``sandbox_env``), reads each request, applies the path rules, and
+forwards what is allowed over its own TLS connection to the real host, verified against the
+system's CAs. Each such request is one ``kind="https"`` record; the tunnel itself is a
+``kind="connect"`` record with ``intercepted=true``. Every other host stays an opaque tunnel.
+
+Independently of the policy, a name that resolves only to
 non-public addresses (loopback, private, link-local: the host's own services, the cluster's
 network, cloud metadata) is refused the same way unless ``allow_internal`` — through the proxy
 the sandbox would otherwise reach exactly what its network namespace hides. The address that
@@ -42,6 +53,7 @@ import logging
 import os
 import selectors
 import socket
+import ssl
 import stat
 import threading
 import time
@@ -49,7 +61,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING, Self
 from urllib.parse import urlsplit
 
 from ptb.egress.http1 import (
@@ -69,7 +81,12 @@ from ptb.egress.http1 import (
     relay_fixed,
     relay_until_eof,
 )
+from ptb.egress.launch import proxy_env
+from ptb.egress.policy import Denial, EgressPolicy
 from ptb.egress.record import EgressLog, EgressRecord, Kind, redacted_target
+
+if TYPE_CHECKING:
+    from ptb.egress.tls import Interceptor
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +105,10 @@ def allow_all(host: str, port: int) -> bool:
 
 class Refused(Exception):
     """A destination the proxy will not dial; the text is the record's reason."""
+
+    def __init__(self, reason: str, rule: str = "internal_address") -> None:
+        super().__init__(reason)
+        self.rule = rule
 
 
 def parse_authority(text: str, default_port: int) -> tuple[str, int]:
@@ -196,12 +217,18 @@ class _Draft:
     bytes_down: int = 0
     allowed: bool = True
     error: str | None = None
+    rule: str | None = None
+    reason: str | None = None
+    intercepted: bool = False
+
+    def deny(self, rule: str, reason: str) -> None:
+        self.allowed, self.status, self.rule, self.reason = False, 403, rule, reason
 
     def finish(self) -> EgressRecord:
         return EgressRecord(
             t=self.t, end=time.time(), kind=self.kind, host=self.host, port=self.port, method=self.method,
             path=self.path, status=self.status, bytes_up=self.bytes_up, bytes_down=self.bytes_down,
-            allowed=self.allowed, error=self.error,
+            allowed=self.allowed, error=self.error, rule=self.rule, reason=self.reason, intercepted=self.intercepted,
         )  # fmt: skip
 
 
@@ -246,7 +273,9 @@ class _Tunnel:
 
 def _shutdown(sock: socket.socket, how: int) -> None:
     try:
-        sock.shutdown(how)
+        # The plain socket's shutdown even for a TLS socket: SSLSocket.shutdown drops its TLS state,
+        # which a thread still reading it would trip over. This only wakes it up.
+        socket.socket.shutdown(sock, how)
     except OSError:
         pass
 
@@ -260,7 +289,7 @@ class EgressProxy:
         log_path: str | os.PathLike[str],
         *,
         resolve: Resolve | None = None,
-        policy: Policy | None = None,
+        policy: Policy | EgressPolicy | None = None,
         allow_internal: bool = False,
         dial_timeout: float = 10.0,
         idle_timeout: float = 1800.0,  # a reasoning model may think for many minutes before a byte
@@ -269,7 +298,7 @@ class EgressProxy:
     ) -> None:
         self.socket_path = Path(socket_path)
         self.log_path = Path(log_path)
-        self.policy: Policy = policy or allow_all
+        self.policy: Policy | EgressPolicy = policy or allow_all
         self.allow_internal = allow_internal
         self.dial_timeout = dial_timeout
         self.idle_timeout = idle_timeout
@@ -286,6 +315,28 @@ class EgressProxy:
         self._wake_r: socket.socket | None = None
         self._wake_w: socket.socket | None = None
         self._log: EgressLog | None = None
+        self._tls: Interceptor | None = None
+
+    # --- what the sandbox needs ------------------------------------------------------------
+
+    @property
+    def ca_bundle(self) -> Path | None:
+        """The system's CAs plus the run CA (beside the socket), once started with interception."""
+        return self._tls.ca_bundle if self._tls else None
+
+    @property
+    def ca_cert(self) -> Path | None:
+        """The run CA alone (for NODE_EXTRA_CA_CERTS), once started with interception."""
+        return self._tls.ca_cert if self._tls else None
+
+    @property
+    def sandbox_files(self) -> tuple[str, ...]:
+        """Files the sandbox must see read-only (besides the socket): the CA files, if any."""
+        return (str(self._tls.ca_bundle), str(self._tls.ca_cert)) if self._tls else ()
+
+    def sandbox_env(self, port: int) -> dict[str, str]:
+        """`proxy_env` for a bridge on ``port``, with the CA variables when the proxy intercepts."""
+        return proxy_env(port, ca_bundle=self.ca_bundle, ca_cert=self.ca_cert)
 
     # --- lifetime -------------------------------------------------------------------------
 
@@ -306,6 +357,13 @@ class EgressProxy:
                 raise FileExistsError(f"{self.socket_path} exists and is not a socket")
         except FileNotFoundError:
             pass
+        policy = self.policy
+        if isinstance(policy, EgressPolicy) and policy.enabled:
+            from ptb.egress.tls import Interceptor  # cryptography: only where TLS is opened
+
+            # The CA files go beside the socket (outside the workspace, mounted read-only);
+            # the CA's key stays in this process.
+            self._tls = Interceptor(policy.hub_hosts, self.socket_path.parent, policy.upstream_ca)
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             _bind_unix(listener, self.socket_path)
@@ -432,7 +490,7 @@ class EgressProxy:
             client.sendall(_error_response(status, reason))
             if not linger:
                 return
-            client.shutdown(socket.SHUT_WR)
+            _shutdown(client, socket.SHUT_WR)
             client.settimeout(LINGER_S)
             end, drained = time.monotonic() + LINGER_S, 0
             while time.monotonic() < end and drained < 1 << 20 and (data := client.recv(IO_SIZE)):
@@ -468,18 +526,35 @@ class EgressProxy:
             with self._lock:
                 self._connections -= 1
 
-    def _open(self, draft: _Draft, client: socket.socket) -> socket.socket | None:
-        """The origin connection if policy and dialling allow it; else answers, records, None."""
+    def _denial(self, host: str, port: int, path: str | None = None) -> Denial | None:
+        """The policy's verdict on a destination (and a request's path), None if allowed."""
+        policy = self.policy
         try:
-            allowed, reason = bool(self.policy(draft.host, draft.port)), "denied by policy"
+            if isinstance(policy, EgressPolicy):
+                return policy.deny_host(host, port) or (policy.deny_request(host, path) if path is not None else None)
+            return None if policy(host, port) else Denial("policy", "denied by policy")
         except Exception as exc:  # a broken policy denies: fail closed
-            allowed, reason = False, f"policy raised {type(exc).__name__}"
+            return Denial("policy", f"policy raised {type(exc).__name__}")
+
+    def _intercepts(self, host: str) -> bool:
+        return self._tls is not None and isinstance(self.policy, EgressPolicy) and self.policy.intercepts(host)
+
+    def _refuse(self, draft: _Draft, client: socket.socket, denial: Denial) -> None:
+        draft.deny(denial.rule, denial.reason)
+        self._record(draft)
+        self._reply(client, 403, f"egress proxy: {draft.host}:{draft.port}: denied: {denial.reason}")
+
+    def _open(self, draft: _Draft, client: socket.socket, path: str | None = None) -> socket.socket | None:
+        """The origin connection if policy and dialling allow it; else answers, records, None."""
+        denial = self._denial(draft.host, draft.port, path)
+        if denial is not None:
+            self._refuse(draft, client, denial)
+            return None
         try:
-            if not allowed:
-                raise Refused(reason)
             origin = self._dial(draft.host, draft.port)
         except Refused as exc:
-            draft.allowed, draft.status, draft.error = False, 403, str(exc)
+            self._refuse(draft, client, Denial(exc.rule, str(exc)))
+            return None
         except (OSError, ValueError) as exc:  # gaierror, refused, unreachable, timeout; IDNA errors
             draft.status, draft.error = 502, f"dial failed: {_describe(exc)}"
         else:
@@ -537,6 +612,9 @@ class EgressProxy:
             self._reply(client, exc.status, str(exc))
             return
         draft = _Draft(t=t0, kind="connect", host=host, port=port, method="CONNECT")
+        if self._intercepts(host):
+            self._intercept(reader, client, draft)
+            return
         origin = self._open(draft, client)
         if origin is None:
             return
@@ -559,6 +637,116 @@ class EgressProxy:
             draft.bytes_up, draft.bytes_down, draft.error = tunnel.up.n, tunnel.down.n, tunnel.error
             self._record(draft)
 
+    # --- a tunnel the proxy opens (the Hub's hosts, with an EgressPolicy) -------------------
+
+    def _intercept(self, reader: Reader, client: socket.socket, draft: _Draft) -> None:
+        """Answers the client's TLS as ``draft.host`` and serves its requests one by one."""
+        assert self._tls is not None
+        draft.intercepted = True
+        denial = self._denial(draft.host, draft.port)
+        if denial is not None:
+            self._refuse(draft, client, denial)
+            return
+        if reader.take_buffered():
+            # Bytes sent before our answer would be parsed as TLS by neither side: refuse
+            # rather than guess (every real client waits for the 200).
+            draft.status, draft.error = 400, "data sent before the tunnel was established"
+            self._record(draft)
+            self._reply(client, 400, f"egress proxy: {draft.error}")
+            return
+        tls: ssl.SSLSocket | None = None
+        try:
+            client.sendall(_ESTABLISHED)
+            draft.status = 200
+            tls = self._tls.accept(client, draft.host, self.dial_timeout)
+            if not self._track(tls):
+                return
+            inner = Reader(tls, "client")
+            while not self._stopping.is_set():
+                tls.settimeout(self.keepalive_timeout)
+                try:
+                    head = read_head(inner)
+                    if head is None:
+                        return
+                    method, target, version = parse_request_line(head.start)
+                except BadMessage as exc:
+                    self._reply(tls, exc.status, str(exc))
+                    return
+                except StreamError:
+                    return
+                tls.settimeout(self.idle_timeout)
+                if not self._forward_tls(inner, tls, head, method, target, version, draft):
+                    return
+        except (OSError, ValueError) as exc:  # the client's handshake failed (it does not trust the run CA?)
+            draft.error = f"TLS with the client: {_describe(exc)}"
+        finally:
+            if tls is not None:
+                self._close(tls)
+            self._record(draft)
+
+    def _forward_tls(self, reader: Reader, tls: ssl.SSLSocket, head: Head, method: str, target: str,
+                     version: str, tunnel: _Draft) -> bool:  # fmt: skip
+        """One request inside an opened tunnel; True if the client's connection may carry another."""
+        t0 = time.time()
+        host, port = tunnel.host, tunnel.port
+        try:
+            if method == "CONNECT":
+                raise BadMessage("CONNECT inside a tunnel")
+            if not target.startswith("/"):
+                # absolute-form is legal, but the tunnel fixes the host: only its own name is served
+                url = urlsplit(target)
+                if url.scheme.lower() != "https" or "@" in url.netloc or parse_authority(url.netloc, 443) != (host, port):
+                    raise BadMessage(f"only {host}'s own paths go through this tunnel")
+                target = (url.path or "/") + (f"?{url.query}" if url.query else "")
+            chunked_te, length = _framing(head)
+        except BadMessage as exc:
+            self._reply(tls, exc.status, str(exc))
+            return False
+        path, _, query = target.partition("?")
+        draft = _Draft(t=t0, kind="https", host=host, port=port, method=method, path=redacted_target(path, query))
+        denial = self._denial(host, port, path)
+        if denial is not None:
+            self._refuse(draft, tls, denial)
+            return False
+        origin = self._dial_tls(draft, tls)
+        if origin is None:
+            return False
+        authority = host if port == 443 else f"{host}:{port}"  # the Host the origin hears: the tunnel's
+        try:
+            return self._exchange(reader, tls, origin, head, draft, version, authority, target, chunked_te, length)
+        finally:
+            self._close(origin)
+            tunnel.bytes_up += draft.bytes_up
+            tunnel.bytes_down += draft.bytes_down
+
+    def _dial_tls(self, draft: _Draft, client: socket.socket) -> ssl.SSLSocket | None:
+        """A verified TLS connection to the real host; else answers 502 (or 403), records, None."""
+        assert self._tls is not None
+        try:
+            raw = self._dial(draft.host, draft.port)
+        except Refused as exc:
+            self._refuse(draft, client, Denial(exc.rule, str(exc)))
+            return None
+        except (OSError, ValueError) as exc:
+            draft.status, draft.error = 502, f"dial failed: {_describe(exc)}"
+        else:
+            try:
+                origin = self._tls.connect(raw, draft.host, self.dial_timeout)
+            except (OSError, ValueError) as exc:  # ssl.SSLCertVerificationError is an OSError
+                raw.close()
+                draft.status, draft.error = 502, f"TLS with the origin: {_describe(exc)}"
+            else:
+                if self._track(origin):
+                    return origin
+                origin.close()
+                self._record(draft)
+                return None
+        self._record(draft)
+        self._reply(client, draft.status or 502, f"egress proxy: {draft.host}:{draft.port}: {draft.error}")
+        return None
+
+    # --- absolute-form HTTP ---------------------------------------------------------------
+
     def _forward(self, reader: Reader, client: socket.socket, head: Head, method: str, target: str, version: str) -> bool:
         """One absolute-form request; True if the client connection may carry another."""
         t0 = time.time()
@@ -574,16 +762,13 @@ class EgressProxy:
             if "@" in url.netloc:
                 raise BadMessage("credentials in the URL")  # never forwarded nor recorded
             host, port = parse_authority(url.netloc, 80)
-            chunked_te = head.tokens("transfer-encoding")
-            length = content_length(head, "client")
-            if chunked_te and (chunked_te[-1] != "chunked" or length is not None):
-                raise BadMessage("unsupported Transfer-Encoding framing")  # the stuff of request smuggling
+            chunked_te, length = _framing(head)
         except BadMessage as exc:
             self._reply(client, exc.status, str(exc))
             return False
         path = url.path or "/"
         draft = _Draft(t=t0, kind="http", host=host, port=port, method=method, path=redacted_target(path, url.query))
-        origin = self._open(draft, client)
+        origin = self._open(draft, client, path)
         if origin is None:
             return False
         try:
@@ -678,6 +863,15 @@ class EgressProxy:
             draft.bytes_up, draft.bytes_down = up.n, down.n
             self._record(draft)
         return keep
+
+
+def _framing(head: Head) -> tuple[list[str], int | None]:
+    """A request's Transfer-Encoding items and Content-Length; BadMessage if they conflict."""
+    chunked_te = head.tokens("transfer-encoding")
+    length = content_length(head, "client")
+    if chunked_te and (chunked_te[-1] != "chunked" or length is not None):
+        raise BadMessage("unsupported Transfer-Encoding framing")  # the stuff of request smuggling
+    return chunked_te, length
 
 
 def _sender(sock: socket.socket, side: str) -> Callable[[bytes], None]:

@@ -86,7 +86,11 @@ def test_get_and_post_are_forwarded_and_recorded_without_secrets(proxy: EgressPr
         "bytes_down",
         "allowed",
         "error",
+        "rule",
+        "reason",
+        "intercepted",
     }
+    assert get["rule"] is None and get["reason"] is None and get["intercepted"] is False
     text = proxy.log_path.read_text()
     assert "sk-secret" not in text and "cHJveHk6c2VjcmV0" not in text and "Bearer" not in text
 
@@ -188,9 +192,9 @@ def test_policy_denial_is_403_and_recorded(tmp_path: Path, resolve: dict, origin
         sock.close()
         records = wait_records(proxy, 2)
     assert asked == [("api.scripted.test", 80), ("api.scripted.test", 443)]  # normalised names
-    assert [(r["kind"], r["allowed"], r["status"], r["error"]) for r in records] == [
-        ("http", False, 403, "denied by policy"),
-        ("connect", False, 403, "denied by policy"),
+    assert [(r["kind"], r["allowed"], r["status"], r["error"], r["rule"], r["reason"]) for r in records] == [
+        ("http", False, 403, None, "policy", "denied by policy"),
+        ("connect", False, 403, None, "policy", "denied by policy"),
     ]
     assert origin.requests == []
 
@@ -205,7 +209,7 @@ def test_a_failing_policy_denies(tmp_path: Path, resolve: dict) -> None:
         assert conn.getresponse().status == 403
         conn.close()
         (record,) = wait_records(proxy, 1)
-    assert record["allowed"] is False and record["error"] == "policy raised KeyError"
+    assert record["allowed"] is False and (record["rule"], record["reason"]) == ("policy", "policy raised KeyError")
 
 
 @pytest.mark.parametrize(
@@ -218,7 +222,8 @@ def test_the_hosts_own_network_is_refused(proxy: EgressProxy, origin: Origin, ho
     assert response.status == 403 and b"not a public address" in response.read()
     conn.close()
     (record,) = wait_records(proxy, 1)
-    assert record["allowed"] is False and record["status"] == 403 and "not a public address" in record["error"]
+    assert record["allowed"] is False and record["status"] == 403 and record["rule"] == "internal_address"
+    assert "not a public address" in record["reason"] and record["error"] is None
     assert origin.requests == []
 
 
