@@ -27,6 +27,7 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from ptb import registry
 from ptb.baseline.reference import BaselineKind
+from ptb.egress.policy import HOST_PATTERN, REPO_ID, egress_policy
 from ptb.errors import ConfigError
 from ptb.options import build_options, check_value, option
 from ptb.paths import AGENTS_DIR, EVALS_DIR, PROMPTS_DIR, TEMPLATES_DIR
@@ -260,6 +261,11 @@ def build_egress(cfg: Mapping[str, Any]) -> EgressSpec:
     for host, target in egress.resolve.items():
         check_value(host, str, "egress.resolve (a host name)", {"pattern": r"[A-Za-z0-9.-]+", "hint": "expected a host name"})
         check_value(target, str, f"egress.resolve.{host}", {"pattern": r"[A-Za-z0-9.:\[\]-]+:[0-9]{1,5}", "hint": "expected address:port"})
+    for key in ("deny_hosts", "allow_hosts"):
+        for i, pattern in enumerate(getattr(egress, key)):
+            check_value(pattern, str, f"egress.{key}[{i}]", {"pattern": HOST_PATTERN, "hint": "expected a host name ('*' matches any characters)"})
+    for i, repo_id in enumerate(egress.deny_models):
+        check_value(repo_id, str, f"egress.deny_models[{i}]", {"pattern": REPO_ID, "hint": "expected a Hugging Face repo id such as 'Qwen/Qwen3-4B'"})
     return egress
 
 
@@ -348,6 +354,7 @@ def build_plan(cfg: DictConfig | Mapping[str, Any]) -> RunPlan:
         monitor_interval_s=c.top.monitor_interval_s,
         infra_retries=c.top.infra_retries,
     )
+    egress_policy(spec)  # the egress policy's own checks (they need the agent and the model)
     return RunPlan(spec=spec, judge=c.judge, config_json=json.dumps(c.resolved), keep_workspace=c.top.keep_workspace)
 
 

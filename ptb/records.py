@@ -152,6 +152,13 @@ class EgressSpec:
 
     # host → "address:port" the proxy dials instead (a gateway for a vendor name; the tests' stand-in)
     resolve: Mapping[str, str] = field(default_factory=dict)
+    # the egress policy (ptb.egress.policy): false lets everything through (still recorded), as the
+    # red team's guard-off runs need
+    policy: bool = True
+    deny_models: tuple[str, ...] = ()  # Hub repo ids denied besides model.instruct and model.forbidden
+    deny_hosts: tuple[str, ...] = ()  # hosts denied besides the hosted-LLM table ("*" matches any characters)
+    allow_hosts: tuple[str, ...] = ()  # hosts allowed despite the table (the vendor's and resolve's always are)
+    upstream_ca: str | None = None  # PEM file of CAs trusted for the Hub's upstream TLS besides the system's
 
 
 @dataclass(frozen=True)
