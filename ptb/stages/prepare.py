@@ -26,6 +26,7 @@ import yaml
 from ptb.agents.toolchain import InstalledCli, ToolchainError, find_cli, install_hint
 from ptb.chat_templates import harness_template, model_templates, tool_parser
 from ptb.data import harness_files_root
+from ptb.egress.policy import egress_policy
 from ptb.io import sha256_file, to_jsonable, write_json_atomic, write_record, write_text_atomic
 from ptb.paths import PROMPTS_DIR
 from ptb.plugins import load_task_module
@@ -64,6 +65,8 @@ def render_prompt(spec: RunSpec, workspace: Path, base_model_path: Path) -> str:
         if spec.agent.network
         else "You have no internet access: work with what is in your folder and installed."
     )
+    if spec.agent.network and (denied := egress_policy(spec).prompt_text()):
+        network += " " + denied  # what the egress proxy denies (ptb.egress.policy)
     packages = (
         "Python with torch and transformers is installed (`python`); "
         + ("install more with pip." if spec.agent.network else "nothing more can be installed.")

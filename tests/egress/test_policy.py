@@ -239,3 +239,19 @@ def test_upstream_ca_must_hold_certificates(tmp_path: Path) -> None:
     bad.write_text("not a certificate\n")
     with pytest.raises(ConfigError, match="expected a PEM file of CA certificates"):
         build_plan(compose_cfg(f"results_dir={tmp_path}/r", f"egress.upstream_ca={bad}"))
+
+
+def test_the_agents_prompt_says_what_is_denied(tmp_path: Path) -> None:
+    from ptb.stages.prepare import render_prompt
+
+    def prompt(*overrides: str) -> str:
+        spec = build_plan(compose_cfg(f"results_dir={tmp_path}/r", *overrides)).spec
+        return render_prompt(spec, tmp_path / "ws", tmp_path / "base")
+
+    text = prompt("agent=gpt52", "model=qwen3-4b")
+    assert "You have internet access. Your connections go through the harness's egress proxy" in text
+    assert "denies downloading Qwen/Qwen3-4B, Qwen/Qwen3-4B-Instruct-2507 (or copies of them) from the Hugging Face Hub" in text
+    assert "hosted LLM APIs other than your own vendor's (OpenAI), such as Anthropic (api.anthropic.com)" in text
+    guard_off = prompt("agent=gpt52", "model=qwen3-4b", "egress.policy=false")
+    assert "You have internet access." in guard_off and "egress proxy" not in guard_off
+    assert "egress proxy" not in prompt()  # the offline default: no network, nothing to deny
