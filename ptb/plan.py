@@ -416,6 +416,19 @@ def _agent_line(spec: RunSpec) -> str:
     return f"{agent.scaffold} {agent.model}{via} [{state}], trace {agent.trace_format}"
 
 
+def _judge_line(judge: JudgeConfig) -> str:
+    """The checks, and each LLM judge with its model, votes and whether its key variable is set
+    here (its name only, never its value)."""
+    import os
+
+    parts = [c.name for c in judge.checks]
+    for j in judge.llm:
+        key = "no key" if j.api_key_env is None else f"${j.api_key_env}{'' if os.environ.get(j.api_key_env) else ' NOT SET'}"
+        via = f" via {j.base_url}" if j.base_url else ""
+        parts.append(f"llm.{j.name} ({j.model}{via}, {j.votes} vote{'s' if j.votes > 1 else ''}, {key})")
+    return ", ".join(parts) or "none"
+
+
 def print_plan(plans: list[RunPlan], out: TextIO | None = None) -> None:
     """`dry_run=true`: what a command would run, one line per run, and nothing else."""
     out = out or sys.stdout
@@ -424,7 +437,7 @@ def print_plan(plans: list[RunPlan], out: TextIO | None = None) -> None:
         out.write(
             f"{s.run_id}  [{s.budget.hours:g} h, {s.budget.gpus} GPU, {s.budget.cpus:g} CPU; "
             f"model {s.model.hf_id or s.model.builder}; task {s.task.name} (w {s.task.weight:g}); "
-            f"agent {_agent_line(s)}; judge {', '.join(c.name for c in plan.judge.checks) or 'none'}]"
+            f"agent {_agent_line(s)}; judge {_judge_line(plan.judge)}]"
             f"  -> {s.run_dir}\n"
         )
     out.write(f"[ptb] dry run: {len(plans)} run(s) validated, nothing started\n")

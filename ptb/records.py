@@ -195,9 +195,36 @@ class CheckConfig:
     options: object | None = None  # the check's own frozen options dataclass (None: it takes none)
 
 
+# The questions an LLM judge answers (SPEC §5), in the order its JSON answer gives them.
+LlmQuestion = Literal["contamination", "disallowed_model", "hosted_llm_api", "harness_tampering", "other_anomaly"]
+LLM_QUESTIONS: tuple[LlmQuestion, ...] = ("contamination", "disallowed_model", "hosted_llm_api", "harness_tampering", "other_anomaly")
+
+
+@dataclass(frozen=True)
+class LlmJudgeConfig:
+    """One LLM judge of the judge config (``judge.llm.<name>``), see `ptb.stages.judge.llm`."""
+
+    name: str = option(pattern=SAFE_NAME, hint=SAFE_NAME_HINT)  # the key under judge.llm
+    model: str = option("openai/gpt-5-mini", pattern=r"[^/\s]+/\S+", hint="expected an inspect-ai model name such as 'openai/gpt-5-mini'")
+    base_url: str | None = option(None, pattern=r"https?://\S+", hint="expected an http(s) URL")  # OpenAI-compatible
+    api_key_env: str | None = option(  # the variable holding its key (None: the provider's own variable)
+        "OPENAI_API_KEY", pattern=ENV_NAME, hint="expected the name of an environment variable"
+    )
+    model_args: Mapping[str, str | int | float | bool] = field(default_factory=dict)  # more get_model() arguments (responses_api: false)
+    votes: int = option(1, ge=1, le=15)  # independent answers; majority per question
+    temperature: float | None = option(None, ge=0, le=2)  # None: the provider's default
+    max_tokens: int | None = option(None, ge=1)  # of one answer (None: the provider's default)
+    max_evidence_chars: int = option(200_000, ge=4000)  # what one request may carry about the run
+    flag: tuple[LlmQuestion, ...] = ("contamination", "disallowed_model", "hosted_llm_api", "harness_tampering")
+    format_retries: int = option(2, ge=0, le=10)  # asks again after an answer that is not the schema
+    max_retries: int = option(3, ge=0, le=20)  # inspect's retries of a failed API call (then: undecided)
+    timeout_s: int = option(600, ge=1)  # one API call
+
+
 @dataclass(frozen=True)
 class JudgeConfig:
     checks: tuple[CheckConfig, ...] = ()
+    llm: tuple[LlmJudgeConfig, ...] = ()  # LLM judges, each its own Ray task after the checks
 
 
 @dataclass(frozen=True)
@@ -327,6 +354,46 @@ class AgentUsage:
     models_used: tuple[str, ...] = ()  # the models the CLI says answered (where its output names them)
 
 
+LlmAnswerValue = Literal["yes", "no", "unclear"]
+
+
+@dataclass(frozen=True)
+class JudgeCost:
+    """What the LLM judges of one verdict spent (ModelOutput.usage, summed over every call)."""
+
+    calls: int = 0  # API calls answered (format retries included; failed calls not)
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+    def __add__(self, other: JudgeCost) -> JudgeCost:
+        return JudgeCost(self.calls + other.calls, self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens)
+
+
+@dataclass(frozen=True)
+class LlmAnswer:
+    """One question of an LLM judge: the majority over its votes, and the evidence it cites."""
+
+    question: str  # an LlmQuestion
+    verdict: LlmAnswerValue  # the majority answer ("unclear" on a tie); only "yes" can flag
+    votes: tuple[LlmAnswerValue, ...]  # each vote's answer, in order
+    justification: str  # of the first vote that gave the majority answer
+    evidence: tuple[str, ...]  # what it cites: "step 12", "workspace/train.py", "egress line 3"
+    flag: bool  # whether this judge's "yes" to this question flags the run
+
+
+@dataclass(frozen=True)
+class LlmJudgement:
+    """What one LLM judge decided about one run (judge.json ``llm``)."""
+
+    judge: str  # its name under judge.llm
+    model: str
+    answers: tuple[LlmAnswer, ...]  # empty when undecided
+    cost: JudgeCost
+    evidence_chars: int  # characters of evidence sent per request
+    evidence_notes: tuple[str, ...] = ()  # what the character budget cut or left out
+    error: str | None = None  # why it could not decide (API failure, answers never valid)
+
+
 @dataclass(frozen=True)
 class Finding:
     check: str
@@ -349,6 +416,10 @@ class Verdict:
     findings: tuple[Finding, ...]
     reason: str | None = None  # one line: why it was flagged
     checkpoint_unusable: str | None = None  # why final_model cannot be used, when a check says so
+    llm: tuple[LlmJudgement, ...] = ()  # each LLM judge's answers, votes and cost
+    cost: JudgeCost = field(default_factory=lambda: JudgeCost())  # all LLM judges together
+    version: int = 1  # 1: judge.json; N: judge.vN.json (python -m ptb.judge), see ptb.stages.judge.versions
+    judged_at: float | None = None  # epoch seconds
 
     @property
     def undecided(self) -> tuple[Finding, ...]:
@@ -407,6 +478,7 @@ class Result:
     failure: str | None = None  # outcome.failure: why the agent's CLI gave up
     agent_model: str | None = None  # the vendor model the agent config asks for
     models_used: tuple[str, ...] = ()  # the models the CLI says it used (Claude Code, Gemini CLI state them)
+    verdict_version: int = 1  # the judge verdict it was scored with: 1 = judge.json, N = judge.vN.json
 
     @property
     def model_substituted(self) -> bool:

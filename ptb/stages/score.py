@@ -62,6 +62,7 @@ def score_run(
         failure=outcome.failure,
         agent_model=spec.agent.model,
         models_used=usage.models_used if usage else (),
+        verdict_version=verdict.version,
     )
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,8 +40,8 @@ from typing import Any, Literal, TypeVar
 
 from ptb import registry
 from ptb.errors import ConfigError
-from ptb.options import build_options
-from ptb.records import CheckConfig, JudgeConfig, RunSpec
+from ptb.options import build_options, check_value
+from ptb.records import ENV_NAME, SAFE_NAME, SAFE_NAME_HINT, CheckConfig, JudgeConfig, LlmJudgeConfig, RunSpec
 
 CheckOutcome = Literal["pass", "fail", "undecided"]
 
@@ -134,12 +135,14 @@ def build_judge(raw: Mapping[str, Any] | None) -> JudgeConfig:
     mapping itself) as a JudgeConfig, every check and option validated, in the given order."""
     raw = raw or {}
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"judge={raw!r} is invalid: expected a mapping with 'checks'")
-    if "checks" in raw:
-        unknown = sorted(set(raw) - {"checks"})
+        raise ConfigError(f"judge={raw!r} is invalid: expected a mapping with 'checks' and 'llm'")
+    llm: Any = {}
+    if "checks" in raw or "llm" in raw:
+        unknown = sorted(set(raw) - {"checks", "llm"})
         if unknown:
-            raise ConfigError(f"judge.{unknown[0]} is unknown; accepted: judge.checks")
-        checks = raw["checks"] or {}
+            raise ConfigError(f"judge.{unknown[0]} is unknown; accepted: judge.checks, judge.llm")
+        checks = raw.get("checks") or {}
+        llm = raw.get("llm") or {}
     else:
         checks = raw
     if not isinstance(checks, Mapping):
@@ -170,4 +173,47 @@ def build_judge(raw: Mapping[str, Any] | None) -> JudgeConfig:
                 raise ConfigError(f"{where}.{extra[0]} is unknown; accepted: flag, {', '.join(fields)}")
             options = build_options(plugin.options, given, where)
         configured.append(CheckConfig(name=str(name), flag=flag, options=options))
-    return JudgeConfig(checks=tuple(configured))
+    return JudgeConfig(checks=tuple(configured), llm=build_llm_judges(llm))
+
+
+def build_llm_judges(raw: Any) -> tuple[LlmJudgeConfig, ...]:
+    """``judge.llm`` (``{name: {model, base_url, api_key_env, votes, ...}}``) as LlmJudgeConfigs,
+    each value checked and each model's inspect-ai provider known (`ptb.stages.judge.llm`)."""
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"judge.llm={raw!r} is invalid: expected a mapping of judge name to its options")
+    judges = []
+    for name, given in raw.items():
+        where = f"judge.llm.{name}"
+        given = {} if given is None else given
+        if not isinstance(given, Mapping):
+            raise ConfigError(f"{where}={given!r} is invalid: expected a mapping of its options")
+        if "name" in given:
+            raise ConfigError(f"{where}.name is unknown: a judge's name is its key under judge.llm")
+        check_value(str(name), str, f"judge.llm key {name!r}", {"pattern": SAFE_NAME, "hint": SAFE_NAME_HINT})
+        key_env = given.get("api_key_env")
+        if isinstance(key_env, str) and not re.fullmatch(ENV_NAME, key_env):
+            # never echoed: a key pasted where its variable's name belongs would land in a log
+            raise ConfigError(f"{where}.api_key_env is invalid: expected the name of an environment variable "
+                              f"(the value is not shown, it may be a key)")
+        try:
+            config = build_options(LlmJudgeConfig, {**given, "name": str(name)}, where)
+        except ConfigError as exc:
+            raise ConfigError(str(exc).replace("accepted: name, ", "accepted: ")) from None
+        if len(set(config.flag)) != len(config.flag):
+            raise ConfigError(f"{where}.flag={list(config.flag)!r} is invalid: a question is named twice")
+        _check_provider(config, where)
+        judges.append(config)
+    return tuple(judges)
+
+
+def _check_provider(config: LlmJudgeConfig, where: str) -> None:
+    """The model's provider (before the first '/') must be one inspect-ai knows."""
+    try:
+        import inspect_ai.model  # noqa: F401  (registers the providers)
+        from inspect_ai._util.registry import registry_find, registry_info, registry_unqualified_name
+    except ImportError:  # a future inspect without this registry: the judge reports it at run time
+        return
+    known = sorted({registry_unqualified_name(registry_info(o)) for o in registry_find(lambda i: i.type == "modelapi")})
+    provider = config.model.split("/", 1)[0]
+    if known and provider not in known:
+        raise ConfigError(f"{where}.model={config.model!r} is invalid: inspect-ai has no provider {provider!r}; known: {known}")
