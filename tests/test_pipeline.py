@@ -68,7 +68,7 @@ class Fakes:
 
     def submit(self, spec, judge, base_model_path) -> Any:
         self.calls["submit"] += 1
-        assert [c.name for c in judge.checks] == ["harness_unchanged", "model_identity", "test_overlap"]
+        assert [c.name for c in judge.checks] == ["harness_unchanged", "model_identity", "test_overlap", "egress_policy"]
         return self.calls["submit"]
 
     def wait(self, handle) -> Verdict:
