@@ -228,7 +228,8 @@ def test_inside_bwrap_the_bridge_is_the_only_way_out(tmp_path: Path, origin: Ori
             ),
             cwd=str(workspace),
             writable=(str(workspace),),
-            readonly=(str(probe), str(BRIDGE), str(socket_path.parent)),  # all under /tmp: hidden otherwise
+            readonly=(str(probe), str(BRIDGE)),  # all under /tmp: hidden otherwise
+            sockets=(str(socket_path),),  # its folder read-only (and the agent's, where it is another uid)
             env=env,
             network=False,
         )

@@ -363,3 +363,71 @@ def test_read_egress_skips_a_torn_line(tmp_path: Path) -> None:
     assert [r.t for r in records] == [1.0, 2.0]
     assert [d.reason for d in read_denials(tmp_path)] == [good["reason"]]
     assert read_egress(tmp_path / "nowhere") == []
+
+
+SANDBOX_PROBE = textwrap.dedent(
+    """
+    import json, os, sys, urllib.error, urllib.request
+    base, forbidden, folder = sys.argv[1:4]
+    out = {}
+    def get(url):
+        try:
+            with urllib.request.urlopen(url, timeout=10) as r:
+                return [r.status, r.read().decode()]
+        except urllib.error.HTTPError as e:
+            return [e.code, e.read().decode()]
+        except Exception as e:
+            return [type(e).__name__, str(e)]
+    out["allowed"] = get("https://huggingface.co" + base)
+    out["denied"] = get("https://huggingface.co" + forbidden)
+    out["other_vendor"] = get("https://api.openai.com/v1/models")
+    out["files"] = sorted(os.listdir(folder))
+    out["private_key_visible"] = any("PRIVATE KEY" in open(os.path.join(folder, n)).read()
+                                     for n in out["files"] if n.endswith(".pem"))
+    try:
+        open(os.path.join(folder, "ca-bundle.pem"), "a").close()
+        out["bundle_writable"] = True
+    except OSError:
+        out["bundle_writable"] = False
+    out["uid"] = os.getuid()
+    print(json.dumps(out))
+    """
+)
+
+
+@pytest.mark.skipif(not __import__("ptb.sandbox", fromlist=["bwrap_probe"]).bwrap_probe()[0], reason="bwrap unusable here")
+def test_inside_bwrap_the_agent_trusts_the_run_ca_and_cannot_see_its_key(tmp_path: Path, hub: TlsOrigin, ca: TestCA) -> None:
+    """The real path of a run: bridge → proxy from inside bubblewrap (as another uid where the harness
+    is root), the CA variables of sandbox_env, the CA files in the socket's folder (mounted read-only)."""
+    from ptb.egress import BRIDGE, DEFAULT_PORT, bridged_argv
+    from ptb.sandbox import SandboxRequest
+    from ptb.sandbox.bwrap import BwrapSandbox
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    probe = tmp_path / "probe.py"
+    probe.write_text(SANDBOX_PROBE)
+    python = os.path.realpath(sys.executable)
+    proxy, _ = make_proxy(tmp_path, {"huggingface.co": f"127.0.0.1:{hub.port}"}, upstream_ca=ca.cert_file)
+    with proxy:
+        folder = str(proxy.socket_path.parent)
+        env = {"PATH": "/usr/bin:/bin", "LC_ALL": "C.UTF-8", "HOME": str(workspace), **proxy.sandbox_env(DEFAULT_PORT)}
+        request = SandboxRequest(
+            argv=tuple(bridged_argv(python, str(BRIDGE), str(proxy.socket_path), DEFAULT_PORT,
+                                    [python, "-I", str(probe), BASE, FORBIDDEN, folder])),  # fmt: skip
+            cwd=str(workspace), writable=(str(workspace),), readonly=(str(probe), str(BRIDGE)),
+            env=env, network=False, sockets=(str(proxy.socket_path),),
+        )  # fmt: skip
+        argv, sandbox_env = BwrapSandbox().command(request)
+        done = subprocess.run(argv, env=sandbox_env, cwd=workspace, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout.splitlines()[-1])
+    assert out["allowed"][0] == 200 and json.loads(out["allowed"][1])["path"] == BASE
+    assert out["denied"][0] == 403 and "forbidden model Qwen/Qwen3-4B" in out["denied"][1]
+    assert out["other_vendor"][0] == 403 or "403" in str(out["other_vendor"][1])  # refused at CONNECT
+    assert out["files"] == ["ca-bundle.pem", "proxy.sock", "run-ca.pem"]
+    assert out["private_key_visible"] is False and out["bundle_writable"] is False
+    assert out["uid"] != 0  # the agent is never root (65534 where the harness is)
+    assert hub.paths == [BASE]
+    rules = [r.rule for r in read_denials(proxy.log_path.parent)]
+    assert sorted(rules) == ["forbidden_model", "llm_api"]
