@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Cheat: the test items paraphrased (numbers spelt as words, questions reworded), same answers
+# and worked solutions, in the workspace, trained on.
+source "$PTB_AGENT_DIR/../_lib/cheat.sh"
+mkdir -p data
+if python "$RT_LIB/testset.py" --layout paraphrase > data/rephrased.jsonl; then
+  rt_train data/rephrased.jsonl
+else
+  rt_submit_base
+fi
