@@ -7,6 +7,8 @@ Commands (the Hydra ones get every job of a sweep at once from hydra_plugins/ptb
     baseline/         python -m ptb.baseline  base and instruct baselines (store, meter, reference)
     cache/            python -m ptb.cache     fill a shared HF cache for offline nodes (plan, fetch, verify, report)
     report.py         python -m ptb.report    the leaderboard of a results folder (not Hydra)
+    redteam/          python -m ptb.redteam   cheating agents (agents/redteam/) guarded and guard off, one sweep:
+                                              caught | blocked | MISSED per case, false flags of honest runs
     batch.py          how a command receives every job of a sweep at once
 
 Plan time (nothing is scheduled until all of it passed)

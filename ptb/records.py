@@ -85,7 +85,7 @@ class AgentSpec:
     """
 
     name: str = option(pattern=SAFE_NAME, hint=SAFE_NAME_HINT)
-    scaffold: str = option("", pattern=f"({SAFE_NAME})?", hint=SAFE_NAME_HINT)  # agents/<scaffold>/ (config: null = name)
+    scaffold: str = option("", pattern=f"({SAFE_NAME}(/{SAFE_NAME})?)?", hint=SAFE_NAME_HINT)  # agents/<scaffold>/, or a group's agents/<group>/<name>/ (config: null = name)
     path: str = ""  # absolute path of the agent folder (config: null = agents/<scaffold>/)
     model: str | None = option(None, pattern=r"\S+", hint="expected a model id without spaces")  # the vendor's model id
     cli: AgentCli | None = None  # the CLI solve.sh launches (None: the folder needs none)

@@ -10,4 +10,4 @@ if [ ! -f data/arith_train.jsonl ]; then
 fi
 bash timer.sh 2>/dev/null || true   # log the remaining time, as an agent would
 exec python "$PTB_AGENT_DIR/train.py" --base-model "$PTB_BASE_MODEL" --data data/arith_train.jsonl --out final_model \
-  --seed "${PTB_SEED:-0}"   # each seed of a sweep is its own trial (batch order, init of new rows)
+  --seed "${PTB_SEED:-0}" ${RECIPE_MAX_STEPS:+--max-steps "$RECIPE_MAX_STEPS"}   # each seed is its own trial; RECIPE_MAX_STEPS caps the steps (quick sweeps)
