@@ -30,7 +30,9 @@ answers the TLS handshake itself with a leaf certificate of a per-run CA (`ptb.e
 sandbox trusts it through ``sandbox_env``), reads each request, applies the path rules, and
 forwards what is allowed over its own TLS connection to the real host, verified against the
 system's CAs. Each such request is one ``kind="https"`` record; the tunnel itself is a
-``kind="connect"`` record with ``intercepted=true``. Every other host stays an opaque tunnel.
+``kind="connect"`` record with ``intercepted=true``. Every other host stays an opaque tunnel, but its first bytes are read (never decrypted): the
+TLS server name or HTTP Host they ask for goes through the policy too (`ptb.egress.sniff`: on a
+shared CDN the edge picks the site by that name, whatever the CONNECT said).
 
 Independently of the policy, a name that resolves only to
 non-public addresses (loopback, private, link-local: the host's own services, the cluster's
@@ -84,6 +86,7 @@ from ptb.egress.http1 import (
 from ptb.egress.launch import proxy_env
 from ptb.egress.policy import Denial, EgressPolicy
 from ptb.egress.record import EgressLog, EgressRecord, Kind, redacted_target
+from ptb.egress.sniff import MAX_SNIFF, sniff
 
 if TYPE_CHECKING:
     from ptb.egress.tls import Interceptor
@@ -96,6 +99,8 @@ Resolve = Mapping[str, tuple[str, int]] | Mapping[str, str]
 LINGER_S = 0.5  # after an error reply, how long to drain what the client still sends
 _UNIX_PATH_MAX = 100  # sun_path holds 108 bytes; longer paths go through /proc/self/fd
 _ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
+_TLS_ACCESS_DENIED = b"\x15\x03\x03\x00\x02\x02\x31"  # a fatal TLS alert, access_denied: the client says why it failed
+SNIFF_S = 3.0  # how long a tunnel waits for its client's first bytes (server-speaks-first protocols wait this once)
 _MAX_AUTHORITY = 300
 
 
@@ -624,6 +629,12 @@ class EgressProxy:
             client.sendall(_ESTABLISHED)
             draft.status = 200
             early = reader.take_buffered()  # a client may send its TLS hello without waiting
+            if isinstance(self.policy, EgressPolicy) and self.policy.enabled:
+                early, denial = self._sniff(client, early, draft)
+                if denial is not None:
+                    draft.allowed, draft.rule, draft.reason = False, denial.rule, denial.reason
+                    _send_quietly(client, _TLS_ACCESS_DENIED if early[:1] == b"\x16" else _error_response(403, denial.reason))
+                    return  # nothing reached the origin
             if early:
                 origin.sendall(early)
                 tunnel.up.n += len(early)
@@ -636,6 +647,40 @@ class EgressProxy:
             self._close(origin)
             draft.bytes_up, draft.bytes_down, draft.error = tunnel.up.n, tunnel.down.n, tunnel.error
             self._record(draft)
+
+    def _sniff(self, client: socket.socket, data: bytes, draft: _Draft) -> tuple[bytes, Denial | None]:
+        """The tunnel's first bytes (read for at most SNIFF_S) and the policy's verdict on the name
+        they ask for (`ptb.egress.sniff`): a TLS server name or HTTP Host other than the CONNECT's."""
+        assert isinstance(self.policy, EgressPolicy)
+        deadline = time.monotonic() + SNIFF_S
+        seen = sniff(data)
+        while seen.kind == "incomplete" and len(data) < MAX_SNIFF and (left := deadline - time.monotonic()) > 0:
+            client.settimeout(left)
+            try:
+                piece = client.recv(IO_SIZE)
+            except TimeoutError:
+                break
+            if not piece:
+                break
+            data += piece
+            seen = sniff(data)
+        client.settimeout(self.idle_timeout)
+        if data[:1] == b"\x16" and seen.kind in ("incomplete", "malformed"):
+            # fail closed: a hello the proxy cannot read could name anything
+            return data, Denial("policy", f"a TLS hello the egress proxy cannot read ({seen.kind}) in a tunnel to {draft.host}")
+        name = seen.name
+        if not name or name == draft.host:
+            return data, None
+        what = "TLS server name" if seen.kind == "tls" else "HTTP Host"
+        denial = self.policy.deny_host(name, draft.port)
+        if denial is not None:
+            return data, Denial(denial.rule, f"{what} {name} in a tunnel to {draft.host}: {denial.reason}")
+        if self.policy.intercepts(name):
+            return data, Denial(
+                "hub_by_other_name",
+                f"{what} {name} in a tunnel to {draft.host}: the Hub is reached by its own name only (where its paths are checked)",
+            )
+        return data, None
 
     # --- a tunnel the proxy opens (the Hub's hosts, with an EgressPolicy) -------------------
 
@@ -872,6 +917,13 @@ def _framing(head: Head) -> tuple[list[str], int | None]:
     if chunked_te and (chunked_te[-1] != "chunked" or length is not None):
         raise BadMessage("unsupported Transfer-Encoding framing")  # the stuff of request smuggling
     return chunked_te, length
+
+
+def _send_quietly(sock: socket.socket, data: bytes) -> None:
+    try:
+        sock.sendall(data)
+    except OSError:
+        pass
 
 
 def _sender(sock: socket.socket, side: str) -> Callable[[bytes], None]:

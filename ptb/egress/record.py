@@ -43,8 +43,8 @@ class EgressRecord:
     (tunnel bytes, or the response body). ``status``: the origin's status, or the proxy's own
     (403 refused, 502 unreachable) when there was no origin answer. ``path`` is None for tunnels.
     ``error``: what went wrong with a connection that was let through. A refused one has
-    ``allowed=false``, ``rule`` (forbidden_model, llm_api, denied_host, address, internal_address,
-    policy) and ``reason`` (what the client was told). ``intercepted``: a tunnel the proxy
+    ``allowed=false``, ``rule`` (forbidden_model, llm_api, denied_host, address, hub_by_other_name,
+    internal_address, policy) and ``reason`` (what the client was told). ``intercepted``: a tunnel the proxy
     opened itself (its requests are the https records); its bytes are their bodies.
     """
 

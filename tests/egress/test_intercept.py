@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from egress_servers import TIMEOUT_S, EchoServer, Origin, connect_unix, wait_records
-from tls_servers import COMMIT, TestCA, TlsOrigin, bridge
+from tls_servers import COMMIT, TestCA, TlsOrigin, bridge, client_hello
 
 from ptb.egress import EgressPolicy, EgressProxy, build_policy, format_denials, read_denials, read_egress
 from ptb.egress.tls import system_ca_pem
@@ -232,8 +232,8 @@ def _connect(proxy: EgressProxy, target: str) -> tuple[socket.socket, bytes]:
 def test_the_vendors_host_is_a_plain_tunnel_and_another_vendors_is_denied(proxy: EgressProxy, echo: EchoServer) -> None:
     sock, head = _connect(proxy, "api.anthropic.com:443")
     assert head.startswith(b"HTTP/1.1 200")
-    opaque = b"\x16\x03\x01 opaque bytes"
-    sock.sendall(opaque)  # not TLS the proxy could read: a blind tunnel to the echo
+    opaque = client_hello("api.anthropic.com") + b" and then bytes it cannot read"
+    sock.sendall(opaque)  # a blind tunnel to the echo: the hello names the CONNECT's own host
     sock.shutdown(socket.SHUT_WR)
     echoed = b""
     while piece := sock.recv(65536):
@@ -431,3 +431,78 @@ def test_inside_bwrap_the_agent_trusts_the_run_ca_and_cannot_see_its_key(tmp_pat
     assert hub.paths == [BASE]
     rules = [r.rule for r in read_denials(proxy.log_path.parent)]
     assert sorted(rules) == ["forbidden_model", "llm_api"]
+
+
+@pytest.mark.parametrize(
+    ("hello_name", "rule", "reason"),
+    [
+        (
+            "api.openai.com",
+            "llm_api",
+            "TLS server name api.openai.com in a tunnel to api.anthropic.com: hosted LLM API api.openai.com",
+        ),
+        (
+            "huggingface.co",
+            "hub_by_other_name",
+            "TLS server name huggingface.co in a tunnel to api.anthropic.com: the Hub is reached",
+        ),
+        ("1.2.3.4", "address", "bare IP address"),
+    ],
+)
+def test_a_tunnels_tls_server_name_goes_through_the_policy(proxy: EgressProxy, echo: EchoServer, hello_name: str,
+                                                          rule: str, reason: str) -> None:  # fmt: skip
+    """On a shared CDN the edge picks the site by the server name: CONNECT to an allowed host with a
+    hello for a denied one is refused, the hello never reaches the origin, the client gets a TLS alert."""
+    hello = client_hello(hello_name) if hello_name != "1.2.3.4" else _hello_with_raw_sni(b"1.2.3.4")
+    sock, head = _connect(proxy, "api.anthropic.com:443")
+    assert head.startswith(b"HTTP/1.1 200")
+    sock.sendall(hello[:40])  # in two pieces: the proxy reads until the hello is whole
+    sock.sendall(hello[40:])
+    answer = b""
+    while piece := sock.recv(65536):
+        answer += piece
+    sock.close()
+    assert answer == b"\x15\x03\x03\x00\x02\x02\x31"  # a fatal access_denied alert, nothing echoed
+    (record,) = wait_records(proxy, 1)
+    assert (record["allowed"], record["rule"], record["bytes_up"]) == (False, rule, 0)
+    assert reason in record["reason"]
+
+
+def _hello_with_raw_sni(name: bytes) -> bytes:
+    """A minimal ClientHello whose server_name is ``name`` as given (Python refuses to send an address)."""
+    entry = b"\x00" + len(name).to_bytes(2, "big") + name
+    sni = b"\x00\x00" + (len(entry) + 2).to_bytes(2, "big") + len(entry).to_bytes(2, "big") + entry
+    body = b"\x03\x03" + b"\x11" * 32 + b"\x00" + b"\x00\x02\x13\x01" + b"\x01\x00" + len(sni).to_bytes(2, "big") + sni
+    handshake = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + len(handshake).to_bytes(2, "big") + handshake
+
+
+def test_a_tunnels_http_host_goes_through_the_policy_and_an_unreadable_hello_is_refused(proxy: EgressProxy) -> None:
+    sock, _ = _connect(proxy, "api.anthropic.com:443")
+    sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nHost: api.openai.com\r\nContent-Length: 0\r\n\r\n")
+    answer = b""
+    while piece := sock.recv(65536):
+        answer += piece
+    sock.close()
+    assert answer.startswith(b"HTTP/1.1 403") and b"HTTP Host api.openai.com in a tunnel to api.anthropic.com" in answer
+    sock, _ = _connect(proxy, "api.anthropic.com:443")
+    sock.sendall(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00")  # a handshake record that is no ClientHello
+    assert sock.recv(100) == b"\x15\x03\x03\x00\x02\x02\x31"
+    sock.close()
+    http_record, malformed = wait_records(proxy, 2)
+    assert http_record["rule"] == "llm_api" and malformed["rule"] == "policy" and "cannot read" in malformed["reason"]
+
+
+def test_a_client_that_waits_for_the_server_still_gets_its_tunnel(proxy: EgressProxy, echo: EchoServer) -> None:
+    """Server-speaks-first protocols: after SNIFF_S without a byte the tunnel is opaque."""
+    import time
+
+    from ptb.egress import proxy as proxy_module
+
+    sock, head = _connect(proxy, "api.anthropic.com:443")
+    started = time.monotonic()
+    time.sleep(0.2)
+    sock.sendall(b"SSH-2.0-client\r\n")  # not TLS, not HTTP: passes at once
+    assert sock.recv(100) == b"SSH-2.0-client\r\n"
+    assert time.monotonic() - started < proxy_module.SNIFF_S
+    sock.close()

@@ -118,6 +118,21 @@ class _HubHandler(BaseHTTPRequestHandler):
     do_GET = do_HEAD = _answer
 
 
+def client_hello(server_name: str | None) -> bytes:
+    """The ClientHello Python's ssl sends for ``server_name`` (None: no SNI), as it goes on the wire."""
+    context = ssl.create_default_context()
+    if server_name is None:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = context.wrap_bio(incoming, outgoing, server_hostname=server_name)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
 @contextlib.contextmanager
 def bridge(proxy: EgressProxy) -> Iterator[int]:
     """A standalone bridge.py on a free port of the host's loopback, relaying to the proxy."""

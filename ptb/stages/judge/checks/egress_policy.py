@@ -26,7 +26,7 @@ from ptb.egress.record import EGRESS_LOG, EgressRecord, format_denials, read_den
 from ptb.options import option
 from ptb.stages.judge.check import CheckResult, JudgeInputs, judge_check
 
-RULES = ("forbidden_model", "llm_api", "denied_host", "address", "internal_address", "policy")
+RULES = ("forbidden_model", "llm_api", "denied_host", "address", "hub_by_other_name", "internal_address", "policy")
 _LISTED = 10
 
 
