@@ -35,6 +35,8 @@ Shared machinery
     evaluation/       the pool of evaluation actors, inspect-ai runner, retry ladder, agent CLI
     serve/            OpenAI-compatible servers: backends (hf, vllm), tool-call parsers, guard
     sandbox/          bubblewrap / none / auto, and code_exec for generated code
+    egress/           the per-run egress proxy (proxy, bridge, records), its policy (policy.py: forbidden
+                      models on the Hub, other vendors' LLM APIs; sniff.py) and the Hub's TLS (tls.py: per-run CA)
     models/           base models: the Hub, or built by ptb (tiny)
     tasks/            the task SDK: data sources, answers, grader, code sandbox, strip_reasoning
     data.py, hub.py   where task data and models come from (HF cache, URL files)
