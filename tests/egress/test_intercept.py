@@ -506,3 +506,28 @@ def test_a_client_that_waits_for_the_server_still_gets_its_tunnel(proxy: EgressP
     assert sock.recv(100) == b"SSH-2.0-client\r\n"
     assert time.monotonic() - started < proxy_module.SNIFF_S
     sock.close()
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+def test_git_over_https_trusts_the_run_ca_and_is_denied_the_forbidden_repo(
+    proxy: EgressProxy, hub: TlsOrigin, tmp_path: Path
+) -> None:
+    """git's smart HTTP (GIT_SSL_CAINFO): the forbidden repo's info/refs never leaves the host; the base
+    repo's reaches the stand-in (which speaks no git, so git fails after a verified TLS exchange)."""
+    with bridge(proxy) as port:
+        env = {**client_env(proxy, port, tmp_path), "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1"}
+
+        def ls_remote(repo: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["git", "ls-remote", f"https://huggingface.co/{repo}"], env=env, capture_output=True, text=True, timeout=60
+            )
+
+        denied = ls_remote("Qwen/Qwen3-4B")
+        base = ls_remote("Qwen/Qwen3-4B-Base")
+    assert denied.returncode != 0 and "403" in denied.stderr, denied.stderr
+    assert "certificate" not in base.stderr.lower(), base.stderr  # TLS was fine; the stand-in is no git server
+    assert hub.paths[0] == "/Qwen/Qwen3-4B-Base/info/refs?service=git-upload-pack"
+    assert all(p.startswith("/Qwen/Qwen3-4B-Base/") for p in hub.paths)  # then git's dumb-HTTP fallback
+    denials = read_denials(proxy.log_path.parent)
+    assert denials and denials[0].path == "/Qwen/Qwen3-4B/info/refs?service"
+    assert all(d.rule == "forbidden_model" and d.path and d.path.startswith("/Qwen/Qwen3-4B/") for d in denials)
