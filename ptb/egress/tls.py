@@ -124,7 +124,8 @@ def system_ca_pem() -> str:
             text = Path(candidate).read_text(encoding="ascii", errors="replace")
             if "-----BEGIN CERTIFICATE-----" in text:
                 return text
-    raise RuntimeError(f"no CA bundle of the system found (tried {[c for c in candidates if c]})")
+    # an OSError: the proxy's start fails as any other of its I/O does (the solve retries it as infrastructure)
+    raise FileNotFoundError(f"no CA bundle of the system found (tried {[c for c in candidates if c]})")
 
 
 def _write_public(path: Path, data: str) -> None:
