@@ -7,6 +7,7 @@ Commands (the Hydra ones get every job of a sweep at once from hydra_plugins/ptb
     baseline/         python -m ptb.baseline  base and instruct baselines (store, meter, reference)
     cache/            python -m ptb.cache     fill a shared HF cache for offline nodes (plan, fetch, verify, report)
     report.py         python -m ptb.report    the leaderboard of a results folder (not Hydra)
+    judge.py          python -m ptb.judge     judge finished runs again: judge.vN.json beside judge.json
     redteam/          python -m ptb.redteam   cheating agents (agents/redteam/) guarded and guard off, one sweep:
                                               caught | blocked | MISSED per case, false flags of honest runs
     batch.py          how a command receives every job of a sweep at once
@@ -23,7 +24,9 @@ One run (`pipeline.py` runs the stages, each once, in this order)
     stages/prepare.py     workspace, prompt, harness hashes
     stages/solve/         the AgentRun actor: sandboxed agent, watchdog, monitor
     stages/collect.py     final_model, workspace snapshot, trace (traces.py: trace parsers)
-    stages/judge/         checks/ (one module per check), run.py, remote.py (the Ray task)
+    stages/served.py      served_model/: final_model's accepted weights + the base tokenizer (served, judged)
+    stages/judge/         checks/ (one module per check), llm.py + evidence.py (LLM judges), run.py,
+                          remote.py (the Ray tasks), versions.py (judge.json, judge.vN.json)
     stages/evaluate.py    the final evaluation in the shared pool
     stages/score.py       result.json and the fallback rule
 
@@ -33,7 +36,8 @@ The driver
 
 Shared machinery
     evaluation/       the pool of evaluation actors, inspect-ai runner, retry ladder, agent CLI
-    serve/            OpenAI-compatible servers: backends (hf, vllm), tool-call parsers, guard
+    serve/            OpenAI-compatible servers: backends (hf, vllm), tool-call parsers, guard,
+                      checkpoint.py (the one rule on which files of a checkpoint are its weights)
     sandbox/          bubblewrap / none / auto, and code_exec for generated code
     egress/           the per-run egress proxy (proxy, bridge, records), its policy (policy.py: forbidden
                       models on the Hub, other vendors' LLM APIs; sniff.py) and the Hub's TLS (tls.py: per-run CA)

@@ -78,7 +78,8 @@ def rejudge_run(run_dir: Path, judge: JudgeConfig) -> tuple[Verdict, Result] | s
     from ptb.stages.judge.run import judge_run
 
     spec = read_spec(run_dir)
-    base_model = str(resolve_base_model(spec.model, spec.cache_dir))
+    # only the deterministic checks read the base model (LLM judges alone need none built or fetched)
+    base_model = str(resolve_base_model(spec.model, spec.cache_dir)) if judge.checks else ""
     verdict = judge_run(spec, judge, base_model)
     for _ in range(spec.infra_retries):
         if verdict.decided:

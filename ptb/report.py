@@ -235,6 +235,12 @@ def leaderboard(
             substituted[key] = substituted.get(key, 0) + 1
     for (agent, wanted, used), count in sorted(substituted.items()):
         footnotes.append(f"{agent}: its CLI ran {', '.join(used)}, not the configured {wanted} ({count} run(s)).")
+    rejudged = sorted({r.verdict_version for r in results if r.verdict_version > 1})
+    if rejudged:  # python -m ptb.judge re-scored these from the verdict version it wrote
+        count = sum(r.verdict_version > 1 for r in results)
+        files = ", ".join(f"judge.v{v}.json" for v in rejudged)
+        footnotes.append(f"{count} run(s) are scored with a newer verdict ({files}, written by `python -m ptb.judge`); "
+                         f"the others with judge.json. Each run's newest verdict counts.")
     unscored = sum(r.score is None for r in results)
     if unscored:
         footnotes.append(f"{unscored} run(s) have no score (see the runs table); they are left out of every mean.")

@@ -29,7 +29,6 @@ from ptb.records import (
     Metrics,
     ModelSpec,
     Outcome,
-    Result,
     RunPlan,
     RunSpec,
     TaskSpec,
@@ -66,7 +65,7 @@ def evidence_of(messages: list[dict]) -> str:
 
 def judge_options(server: ScriptedJudgeModel, **overrides) -> dict:
     return {"model": server.model, "base_url": server.base_url, "api_key_env": KEY_ENV, "max_retries": 0,
-            "timeout_s": 20, **overrides}
+            "timeout_s": 120, **overrides}
 
 
 def make_run(tmp_path: Path, *, contaminated: bool) -> RunSpec:
@@ -364,18 +363,16 @@ def finish_run(tmp_path: Path, spec: RunSpec) -> Path:
     return run_dir
 
 
-def test_ptb_judge_writes_a_new_verdict_version_and_rescores(tmp_path: Path, ptb_test_cache: Path, tiny_model_dir: Path, capsys) -> None:
-    import dataclasses
-
+def test_ptb_judge_writes_a_new_verdict_version_and_rescores(tmp_path: Path, capsys) -> None:
     from ptb.judge import main
 
-    spec = dataclasses.replace(make_run(tmp_path, contaminated=True), cache_dir=str(ptb_test_cache))
+    spec = make_run(tmp_path, contaminated=True)
     run_dir = finish_run(tmp_path, spec)
     first = (run_dir / "judge.json").read_text()
     workspace_before = sorted((p.relative_to(run_dir), p.stat().st_mtime_ns) for p in (run_dir / "workspace").rglob("*"))
     assert read_json(run_dir / "result.json")["score"] == 0.9
     with ScriptedJudgeModel(contamination_script) as server:
-        overrides = ["judge=llm", "~judge.checks.model_identity", "~judge.checks.test_overlap",
+        overrides = ["judge=llm", "~judge.checks",  # the LLM judge alone: no base model needed
                      f"judge.llm.gpt5mini.model={server.model}", f"judge.llm.gpt5mini.base_url={server.base_url}",
                      f"judge.llm.gpt5mini.api_key_env={KEY_ENV}", "judge.llm.gpt5mini.max_retries=0"]
         assert main([str(tmp_path), *overrides, "dry_run=true"]) == 0
@@ -393,6 +390,11 @@ def test_ptb_judge_writes_a_new_verdict_version_and_rescores(tmp_path: Path, ptb
     assert (result["verdict_version"], result["flagged"], result["score"], result["base_source"]) == (3, True, 0.1, "measured")
     assert result["fallback_reason"].startswith("flagged by the judge: flagged by llm.gpt5mini.contamination")
     assert sorted((p.relative_to(run_dir), p.stat().st_mtime_ns) for p in (run_dir / "workspace").rglob("*")) == workspace_before
+    # the leaderboard says which verdict the scores stand on
+    from ptb.report import leaderboard, load_results, render_markdown
+
+    board = render_markdown(leaderboard(load_results(tmp_path)))
+    assert "1 run(s) are scored with a newer verdict (judge.v3.json, written by `python -m ptb.judge`)" in board
 
     # only judge settings; a bad judge value is one ptb: error: line
     assert main([str(tmp_path), "agent=noop"]) == 2
@@ -400,4 +402,3 @@ def test_ptb_judge_writes_a_new_verdict_version_and_rescores(tmp_path: Path, ptb
     err = capsys.readouterr().err
     assert "ptb: error: 'agent=noop': python -m ptb.judge takes judge=" in err
     assert "ptb: error: judge.llm.gpt5mini.votes=0 is invalid" in err
-    assert Result  # the record result.json is read back as
