@@ -24,6 +24,7 @@ One run (`pipeline.py` runs the stages, each once, in this order)
     stages/prepare.py     workspace, prompt, harness hashes
     stages/solve/         the AgentRun actor: sandboxed agent, watchdog, monitor
     stages/collect.py     final_model, workspace snapshot, trace (traces.py: trace parsers)
+    stages/served.py      served_model/: final_model's accepted weights + the base tokenizer (served, judged)
     stages/judge/         checks/ (one module per check), llm.py + evidence.py (LLM judges), run.py,
                           remote.py (the Ray tasks), versions.py (judge.json, judge.vN.json)
     stages/evaluate.py    the final evaluation in the shared pool
@@ -35,7 +36,8 @@ The driver
 
 Shared machinery
     evaluation/       the pool of evaluation actors, inspect-ai runner, retry ladder, agent CLI
-    serve/            OpenAI-compatible servers: backends (hf, vllm), tool-call parsers, guard
+    serve/            OpenAI-compatible servers: backends (hf, vllm), tool-call parsers, guard,
+                      checkpoint.py (the one rule on which files of a checkpoint are its weights)
     sandbox/          bubblewrap / none / auto, and code_exec for generated code
     egress/           the per-run egress proxy (proxy, bridge, records), its policy (policy.py: forbidden
                       models on the Hub, other vendors' LLM APIs; sniff.py) and the Hub's TLS (tls.py: per-run CA)

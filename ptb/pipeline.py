@@ -8,7 +8,7 @@ atomically. So running the same command again continues where a crash or Ctrl-C 
 
     prepare   → spec.yaml, prompt.md, harness_hashes.json (+ the live workspace)
     solve     → outcome.json (solve.log, monitor.jsonl)          AgentRun actor, exactly its GPUs
-    collect   → collect.json (final_model/, workspace/, trace.jsonl)
+    collect   → collect.json (final_model/, served_model/, workspace/, trace.jsonl)
     judge     → judge.json                                         Ray task, no GPU  } concurrent
     evaluate  → metrics.json (eval/)                               evaluation pool   }
     score     → result.json
@@ -127,7 +127,8 @@ def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
 
     def collect_stage() -> CollectReport:
         stage(Stage.COLLECT, outcome.status)
-        report = collect(Path(spec.scratch_dir) / "workspace", run_dir, spec.agent.trace_format, agent_dir=spec.agent.path, agent=spec.agent)
+        report = collect(Path(spec.scratch_dir) / "workspace", run_dir, spec.agent.trace_format, agent_dir=spec.agent.path, agent=spec.agent,
+                         base_model=base_model)
         if not plan.keep_workspace:
             shutil.rmtree(spec.scratch_dir, ignore_errors=True)  # weights and caches: the snapshot stays
         return report
@@ -140,7 +141,7 @@ def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
     metrics = once(
         run_dir / "metrics.json",
         Metrics,
-        lambda: retry("evaluation", spec.infra_retries, (EvalInfraError,), lambda: evaluate_run(spec, collected, services.eval_pool)),
+        lambda: retry("evaluation", spec.infra_retries, (EvalInfraError,), lambda: evaluate_run(spec, collected, services.eval_pool, base_model)),
     )
     verdict = once(run_dir / "judge.json", Verdict, lambda: _verdict(plan, services.judge, first_judge, str(base_model)))
 

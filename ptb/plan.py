@@ -332,7 +332,10 @@ def check_job(cfg: DictConfig | Mapping[str, Any]) -> JobConfig:
 
 def build_plan(cfg: DictConfig | Mapping[str, Any]) -> RunPlan:
     """Validate one composed job config and turn it into a RunPlan."""
+    from ptb.stages.judge.checks.model_provenance import warn_agent_folder
+
     c = check_job(cfg)
+    warn_agent_folder(c.agent, c.judge)  # weight files the agent could submit: warned, or refused
     sweep_dir = sweep_dir_of(c.top.results_dir, c.top.sweep)
     run_id = run_id_for(c.agent.name, c.model.name, c.task.name, c.budget.hours, c.top.seed, c.top.prompt_variant)
     scratch_root = Path(c.top.scratch_dir).expanduser().resolve() / c.top.sweep if c.top.scratch_dir else sweep_dir / ".scratch"

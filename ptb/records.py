@@ -354,6 +354,25 @@ class AgentUsage:
     models_used: tuple[str, ...] = ()  # the models the CLI says answered (where its output names them)
 
 
+@dataclass(frozen=True)
+class ServedFile:
+    name: str  # file name inside served_model/
+    source: Literal["final_model", "base_model"]  # tokenizer files always come from the base model
+    bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """served_model.json: the folder the final evaluation serves and the judge reads
+    (`ptb.stages.served`): final_model's resolved weights and config, the base model's tokenizer."""
+
+    usable: bool
+    reason: str | None = None  # why final_model cannot be served (usable false): checkpoint unusable
+    files: tuple[ServedFile, ...] = ()
+    ignored: tuple[str, ...] = ()  # files of final_model no loader reads, left out ("name: why")
+
+
 LlmAnswerValue = Literal["yes", "no", "unclear"]
 
 

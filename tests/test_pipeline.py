@@ -55,20 +55,23 @@ class Fakes:
         model = Path(request.workspace) / "final_model"
         model.mkdir()
         (model / "config.json").write_text("{}")
+        (model / "model.safetensors").write_text("weights")  # a layout ptb.serve.checkpoint accepts
         if self.calls["solve"] <= self.solve_failures:
             raise SolveInfraError("the AgentRun actor was lost")
         return Outcome("finished", 100.0, 160.0, 0)
 
     def evaluate(self, request) -> Metrics:
         self.calls["evaluate"] += 1
-        assert Path(request.model_path).name == "final_model" and Path(request.template_path).name == "chatml.jinja"
+        assert Path(request.model_path).name == "served_model" and Path(request.template_path).name == "chatml.jinja"
         if self.calls["evaluate"] <= self.eval_failures:
             raise EvalInfraError("evaluation worker lost")
         return Metrics(score=0.75, metric="accuracy", samples=4, attempts=())
 
     def submit(self, spec, judge, base_model_path) -> Any:
         self.calls["submit"] += 1
-        assert [c.name for c in judge.checks] == ["harness_unchanged", "model_identity", "test_overlap", "egress_policy"]
+        assert [c.name for c in judge.checks] == [
+            "harness_unchanged", "model_identity", "tokenizer_unchanged", "model_provenance", "test_overlap", "egress_policy",
+        ]
         return self.calls["submit"]
 
     def wait(self, handle) -> Verdict:

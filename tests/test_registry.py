@@ -26,7 +26,7 @@ def test_every_kind_finds_its_built_in_plug_ins_by_importing_its_home_only() -> 
         "serve_backend": "hf,vllm",
         "tool_parser": "hermes,pythonic",
         "model_builder": "tiny",
-        "judge_check": "egress_policy,harness_unchanged,model_identity,test_overlap",
+        "judge_check": "egress_policy,harness_unchanged,model_identity,model_provenance,test_overlap,tokenizer_unchanged",
         "trace_parser": "plain",
     }
 

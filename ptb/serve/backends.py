@@ -5,7 +5,8 @@
     cmd = backend.command(model_path, template_path, port, tool_parser="hermes")
 
 ``hf`` runs ``ptb.serve.hf_server`` (transformers, CPU or one GPU, small models); ``vllm`` runs
-``vllm serve`` (GPU). Both listen on 127.0.0.1 only, always with the harness chat template, and
+``vllm serve`` (GPU). Both listen on 127.0.0.1 only, always with the harness chat template, load
+safetensors weights only (the layout `ptb.serve.checkpoint.resolve_weights` accepted), and
 with a ``tool_parser`` read tool calls out of replies (``--tool-call-parser X`` for hf,
 ``--enable-auto-tool-choice --tool-call-parser X`` for vLLM). vLLM is an optional extra and is
 never imported: it runs as a command and is only looked up. A new backend is one decorated
@@ -79,6 +80,9 @@ def vllm_command(model_path: str | os.PathLike, template_path: str | os.PathLike
         "--host", HOST,
         "--port", str(port),
         "--gpu-memory-utilization", str(gpu_memory_utilization),
+        # safetensors only, as `ptb.serve.checkpoint.resolve_weights` accepted them: never a
+        # *.bin or *.pt that "auto" would fall back to
+        "--load-format", "safetensors",
     ]
     if max_model_len is not None:
         cmd += ["--max-model-len", str(max_model_len)]

@@ -169,8 +169,11 @@ class ChatModel:
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
-        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path))
-        self.model = AutoModelForCausalLM.from_pretrained(str(model_path), dtype=getattr(torch, dtype))
+        self.tokenizer = AutoTokenizer.from_pretrained(str(model_path), trust_remote_code=False)
+        # safetensors only, never code from the folder: the weights ptb.serve.checkpoint resolved
+        self.model = AutoModelForCausalLM.from_pretrained(
+            str(model_path), dtype=getattr(torch, dtype), use_safetensors=True, trust_remote_code=False
+        )
         self.model.to(self.device).eval()  # type: ignore[arg-type]  # transformers' stubs
         self.chat_template = chat_template
         self.eos_ids = _eos_ids(self.model, self.tokenizer)

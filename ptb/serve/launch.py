@@ -30,6 +30,7 @@ from typing import Self
 from ptb import registry
 from ptb.paths import PROJECT_ROOT
 from ptb.serve.backends import HOST, check_tool_parser
+from ptb.serve.checkpoint import CheckpointError, resolve_weights
 
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "model*.safetensors.index.json", "pytorch_model.bin.index.json")
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "tiktoken.model")
@@ -38,10 +39,6 @@ GEMMA3_PROCESSOR_FILES = ("preprocessor_config.json",)
 
 class ServerStartError(RuntimeError):
     """The inference server did not come up; the message holds the tail of its log."""
-
-
-class CheckpointError(ValueError):
-    """A checkpoint folder misses files a server needs to load it."""
 
 
 @dataclass(frozen=True)
@@ -173,7 +170,7 @@ def start_server(
 ) -> ServerHandle:
     """Start a server for the checkpoint and wait until /health answers.
 
-    Raises CheckpointError (missing files), BackendUnavailable (no vLLM), FileNotFoundError
+    Raises CheckpointError (missing files, or weights `resolve_weights` refuses), BackendUnavailable (no vLLM), FileNotFoundError
     (no template) before starting anything, and ServerStartError (with the log's tail) when the
     process exits or does not become healthy within `startup_timeout` seconds.
     `exit_with_parent` runs the server under `ptb.serve.guard`, which ends it when the calling
@@ -185,6 +182,10 @@ def start_server(
     model_path = Path(model_path).absolute()
     template_path = Path(template_path).absolute()
     check_checkpoint_files(model_path)
+    # The one rule on which files are weights (ptb.serve.checkpoint): an ambiguous folder is refused
+    # here, and the backends load safetensors only (vLLM with --load-format safetensors).
+    # Links are trusted here: the final evaluation serves a link-free copy, baselines the HF cache.
+    resolve_weights(model_path, follow_links=True)
     if not template_path.is_file():
         raise FileNotFoundError(f"chat template {template_path} does not exist")
     port = port or free_port()

@@ -3,7 +3,7 @@ progress board and the tracker).
 
     1. prepare   `ptb.stages.prepare`   spec.yaml, prompt.md, harness_hashes.json, the workspace
     2. solve     `ptb.stages.solve`     outcome.json (solve.log, monitor.jsonl): the AgentRun actor
-    3. collect   `ptb.stages.collect`   collect.json (final_model/, workspace/, trace.jsonl)
+    3. collect   `ptb.stages.collect`   collect.json (final_model/, served_model/, workspace/, trace.jsonl)
     4. judge     `ptb.stages.judge`     judge.json                      } concurrently: a Ray task
        evaluate  `ptb.stages.evaluate`  metrics.json (eval/)            } and the evaluation pool
     5. score     `ptb.stages.score`     result.json

@@ -12,6 +12,8 @@ Writes, all atomically (temp name, then rename), in ``run_dir``:
 - ``workspace/``: a snapshot of the workspace for the judge, without weights (*.safetensors,
   *.bin, *.pt, ...), files over ``max_file_bytes``, virtualenvs, caches of compiled code,
   symlinks, or final_model/ (copied above); text data files stay so the judge can read them.
+- with ``base_model`` given, ``served_model/`` and ``served_model.json``: the copy of
+  final_model that the final evaluation serves and the judge reads (`ptb.stages.served`).
 - ``trace.jsonl`` from ``solve.log`` (see `ptb.traces`; the agent folder's own ``trace.py`` is
   loaded first, so its format is known in any process); with ``agent`` given, ``trajectory.json``
   (ATIF, see `ptb.trajectory`) and the agent's tokens and cost; and ``collect.json``
@@ -30,6 +32,7 @@ from ptb.agents.toolchain import InstalledCli
 from ptb.io import read_record, write_json_atomic, write_record
 from ptb.plugins import load_agent_plugins
 from ptb.records import AgentSpec, CollectReport, Outcome, SkippedFile
+from ptb.stages.served import SERVED_RECORD, ensure_served_model
 from ptb.traces import get_trace_parser, parse_trace, write_events
 from ptb.trajectory import agent_usage, build_trajectory
 
@@ -52,6 +55,7 @@ def collect(
     agent: AgentSpec | None = None,
     max_file_bytes: int = MAX_SNAPSHOT_FILE_BYTES,
     max_total_bytes: int = MAX_SNAPSHOT_TOTAL_BYTES,
+    base_model: str | Path | None = None,
 ) -> CollectReport:
     workspace, run_dir = Path(workspace), Path(run_dir)
     report_path = run_dir / "collect.json"
@@ -94,6 +98,9 @@ def collect(
         trace_events=len(events),
         usage=usage,
     )
+    if has_model and base_model is not None:  # what the evaluation serves and the judge reads
+        (run_dir / SERVED_RECORD).unlink(missing_ok=True)  # of an interrupted earlier collect
+        ensure_served_model(run_dir, base_model)
     write_record(report_path, report)
     return report
 

@@ -1,8 +1,9 @@
 """Reading checkpoint weights tensor by tensor, and comparing two checkpoints.
 
 A 4B model must never sit whole in memory in the judge, so tensors are read lazily
-(``safetensors.safe_open``; ``torch.load(mmap=True)`` for legacy ``*.bin``) and compared in
-slices along their first dimension, accumulating the sums in float64.
+(``safetensors.safe_open``) and compared in slices along their first dimension, accumulating the
+sums in float64. Which files are the weights is `ptb.serve.checkpoint.resolve_weights`'s to say
+(safetensors only), so the judge reads what the servers load.
 
     with CheckpointWeights.open(Path("final_model")) as final, CheckpointWeights.open(base_dir) as base:
         names = [n for n, s in base.shapes().items() if final.shapes().get(n) == s]
@@ -21,6 +22,8 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
+from ptb.serve.checkpoint import UnusableCheckpoint, resolve_weights
+
 Shape = tuple[int, ...]
 
 
@@ -35,7 +38,6 @@ class CheckpointWeights:
         self.folder = folder
         self._stack = contextlib.ExitStack()
         self._safetensors: dict[str, object] = {}  # name -> open safetensors handle
-        self._torch: dict[str, torch.Tensor] = {}  # name -> (memory-mapped) tensor of a *.bin
         self._shapes: dict[str, Shape] = {}
 
     @classmethod
@@ -52,30 +54,18 @@ class CheckpointWeights:
         return weights
 
     def _load_index(self) -> None:
-        if not self.folder.is_dir():
-            raise WeightsError(f"{self.folder} is not a folder")
-        files = sorted(self.folder.glob("*.safetensors"))
-        if files:
-            for path in files:
-                handle = self._stack.enter_context(safe_open(str(path), framework="pt"))
-                for name in handle.keys():
-                    self._safetensors.setdefault(name, handle)
-                    self._shapes.setdefault(name, tuple(handle.get_slice(name).get_shape()))
-            return
-        legacy = sorted(self.folder.glob("*.bin"))
-        if not legacy:
-            raise WeightsError(f"no weight files (*.safetensors or *.bin) in {self.folder}")
-        for path in legacy:
-            try:
-                state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-            except RuntimeError:  # old non-zip checkpoints cannot be memory-mapped
-                state = torch.load(path, map_location="cpu", weights_only=True)
-            if not isinstance(state, dict):
-                raise WeightsError(f"{path} does not hold a state dict")
-            for name, tensor in state.items():
-                if isinstance(tensor, torch.Tensor):
-                    self._torch.setdefault(name, tensor)
-                    self._shapes.setdefault(name, tuple(tensor.shape))
+        # The same rule as every server (ptb.serve.checkpoint): the judge reads exactly the files
+        # a loader reads. Links are followed: the base and forbidden models come from the HF
+        # cache, and a run's served_model/ holds none.
+        try:
+            layout = resolve_weights(self.folder, follow_links=True)
+        except UnusableCheckpoint as exc:
+            raise WeightsError(str(exc)) from None
+        for path in layout.paths:
+            handle = self._stack.enter_context(safe_open(str(path), framework="pt"))
+            for name in handle.keys():
+                self._safetensors[name] = handle
+                self._shapes[name] = tuple(handle.get_slice(name).get_shape())
 
     def shapes(self) -> dict[str, Shape]:
         return dict(self._shapes)
@@ -92,9 +82,6 @@ class CheckpointWeights:
             yield self._read(name, slice(start, start + step)).reshape(-1).to(torch.float64)
 
     def _read(self, name: str, rows: slice | None) -> torch.Tensor:
-        if name in self._torch:
-            tensor = self._torch[name]
-            return tensor if rows is None else tensor[rows]
         handle = self._safetensors[name]
         if rows is None:
             return handle.get_tensor(name)  # type: ignore[attr-defined]
@@ -102,7 +89,6 @@ class CheckpointWeights:
 
     def close(self) -> None:
         self._stack.close()
-        self._torch.clear()
 
     def __enter__(self) -> CheckpointWeights:
         return self

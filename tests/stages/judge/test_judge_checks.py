@@ -140,6 +140,13 @@ def make_run(tmp_path: Path, *, final_model: Path | None, items: list[str] = TES
     )
 
 
+def fresh_collect(spec: RunSpec) -> None:
+    """Forget the served copy of final_model, as a new collect would (a test changed final_model)."""
+    run_dir = Path(spec.run_dir)
+    (run_dir / "served_model.json").unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "served_model", ignore_errors=True)
+
+
 def finding(verdict, check: str):
     (match,) = [f for f in verdict.findings if f.check == check]
     return match
@@ -187,13 +194,14 @@ def test_missing_weights_and_config_are_an_unusable_checkpoint_not_cheating(tmp_
     spec = make_run(tmp_path, final_model=final)
 
     def unusable(expected: str) -> None:
+        fresh_collect(spec)
         verdict = judge_run(spec, {"model_identity": {}}, str(models["base"]))
         identity = finding(verdict, "model_identity")
         assert identity.passed and identity.checkpoint_unusable and not verdict.flagged
         assert identity.detail.startswith("checkpoint unusable (not cheating)") and expected in identity.detail
         assert verdict.checkpoint_unusable == identity.detail
 
-    unusable("no weight files")
+    unusable("no weights: no model.safetensors")
     (Path(spec.run_dir) / "final_model" / "model.safetensors").write_bytes(b"\x10\x00garbage")
     unusable("weights unusable")
     # a truncated shard: the header reads, the data is not there

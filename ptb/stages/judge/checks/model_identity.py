@@ -13,6 +13,12 @@ Three pieces of evidence, all deterministic:
    than to the base — which catches both submitting the instruct model and fine-tuning it.
    Ids not in the local cache are skipped with a note (the judge never downloads).
 
+What is compared is the run's ``served_model/`` (`ptb.stages.served`): the weight files of
+final_model that `ptb.serve.checkpoint.resolve_weights` accepts, the very files the evaluation
+serves. A layout it refuses (several formats, unreferenced shards, remote code, an adapter) is
+*checkpoint unusable*, and so is a checkpoint whose tensors are not exactly the base model's set
+(an extra tensor is one the judge would not compare but a loader might use).
+
 No final_model/ at all is not this check's business (the run scores the base model): it passes
 with a note. A final_model that is broken but honest (an unreadable config.json, missing or
 truncated weights) passes as *checkpoint unusable*: it is not evidence of cheating, and its
@@ -28,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from ptb.options import option
+from ptb.records import ServedModel
 from ptb.stages.judge.check import CheckResult, JudgeInputs, Undecided, judge_check
 from ptb.stages.judge.weights import (
     CheckpointWeights,
@@ -37,6 +44,7 @@ from ptb.stages.judge.weights import (
     median_cosine,
     median_relative_distance,
 )
+from ptb.stages.served import ensure_served_model, served_model_dir
 
 ARCHITECTURE_KEYS = (
     "model_type",
@@ -92,6 +100,29 @@ def comparable_matrices(final: CheckpointWeights, ref: CheckpointWeights) -> tup
     return names, len(ref_matrices)
 
 
+def tensor_set_differences(final: CheckpointWeights, base: CheckpointWeights, shown: int = 5) -> list[str]:
+    """How final's tensors differ from the base's as a set: extra names, missing names, shapes."""
+    final_shapes, base_shapes = final.shapes(), base.shapes()
+    extra = sorted(set(final_shapes) - set(base_shapes))
+    missing = sorted(set(base_shapes) - set(final_shapes))
+    reshaped = sorted(n for n in set(final_shapes) & set(base_shapes) if final_shapes[n] != base_shapes[n])
+    odd = []
+    for what, names in (("tensors the base does not have", extra), ("base tensors missing", missing),
+                        ("tensors of another shape", reshaped)):
+        if names:
+            more = f" and {len(names) - shown} more" if len(names) > shown else ""
+            odd.append(f"{what}: {', '.join(names[:shown])}{more}")
+    return odd
+
+
+def served_model(inputs: JudgeInputs) -> ServedModel:
+    """The run's served copy of final_model (built now for a run folder collected without one)."""
+    try:
+        return ensure_served_model(inputs.run_dir, inputs.base_model)
+    except OSError as exc:  # the run folder or the base model unreadable: the harness's side
+        raise Undecided(f"the served copy of final_model cannot be built or read: {exc}") from exc
+
+
 def local_hf_snapshot(hf_id: str, cache_dir: str | None) -> Path | None:
     """The local snapshot folder of an HF model, or None when it is not in the cache."""
     from huggingface_hub import snapshot_download
@@ -113,9 +144,12 @@ class ModelIdentityOptions:
 
 @judge_check("model_identity", options=ModelIdentityOptions)
 def model_identity(inputs: JudgeInputs, options: ModelIdentityOptions) -> CheckResult:
-    final_dir = inputs.final_model
-    if not final_dir.exists():
+    if not inputs.final_model.exists():
         return CheckResult.ok("no final_model/ in the run folder: nothing to compare (the run scores the base model)")
+    served = served_model(inputs)
+    if not served.usable:
+        return CheckResult.unusable(f"final_model cannot be served: {served.reason}")
+    final_dir = served_model_dir(inputs.run_dir)  # exactly what the evaluation serves
     try:
         final_config = read_config(final_dir)
     except ValueError as exc:
@@ -143,6 +177,11 @@ def model_identity(inputs: JudgeInputs, options: ModelIdentityOptions) -> CheckR
             return CheckResult.failed(
                 f"final_model shares only {len(names)} of the base model's {total} weight matrices "
                 f"(same name and shape); it is not a full checkpoint of the base architecture",
+            )
+        odd = tensor_set_differences(final, base)
+        if odd:  # a tensor the judge cannot compare is one a loader may use (or leave random)
+            return CheckResult.unusable(
+                "final_model's tensors are not the base model's set (same names and shapes): " + "; ".join(odd)
             )
         try:
             to_base = compare_checkpoints(final, base, names, options.slice_elements)
