@@ -153,7 +153,9 @@ def findings_text(findings: Sequence[Finding]) -> str:
 
 def read_egress(path: Path) -> tuple[list[tuple[int, dict[str, Any]]], int]:
     """The records of ``egress.jsonl`` as (line number, record), and how many lines were not a
-    JSON object (a proxy killed mid-line). A missing file is no records: no networked agent."""
+    JSON object (a proxy killed mid-line). A missing file is no records: no networked agent.
+    (`ptb.egress.record.read_egress` gives typed records sorted by time; the judge needs the line
+    numbers it cites, and every field the proxy wrote, ``rule`` and ``reason`` of a denial among them.)"""
     records: list[tuple[int, dict[str, Any]]] = []
     bad = 0
     try:
@@ -180,7 +182,7 @@ def _egress_line(number: int, record: dict[str, Any]) -> str:
         return _cut(str(record.get(key, "")), RECORD_FIELD_CAP)
 
     verdict = "allowed" if record.get("allowed", True) else "DENIED"
-    reason = f" reason={get('reason')}" if record.get("reason") else ""
+    reason = (f" rule={get('rule')}" if record.get("rule") else "") + (f" reason={get('reason')}" if record.get("reason") else "")
     error = f" error={get('error')}" if record.get("error") else ""
     target = f" {get('method')} {get('path')}" if record.get("path") else f" {get('method')}"
     return (f"egress line {number}: {verdict} {get('kind')} {get('host')}:{get('port')}{target} status={get('status')} "

@@ -92,7 +92,7 @@ def make_run(tmp_path: Path, *, contaminated: bool) -> RunSpec:
     (run_dir / "egress.jsonl").write_text(
         json.dumps({"kind": "connect", "host": "huggingface.co", "port": 443, "allowed": True, "bytes_up": 10, "bytes_down": 99}) + "\n"
         + "{not json\n"
-        + json.dumps({"kind": "connect", "host": "api.openai.com", "port": 443, "allowed": False, "reason": "hosted LLM API"}) + "\n"
+        + json.dumps({"kind": "connect", "host": "api.openai.com", "port": 443, "allowed": False, "rule": "llm_api", "reason": "hosted LLM API"}) + "\n"
     )
     return RunSpec(
         run_id="r1", sweep="s", agent=AgentSpec(name="a", scaffold="claude_code", model="claude-opus-4-6", path=str(tmp_path)),
@@ -130,7 +130,7 @@ def test_contaminated_run_is_flagged_with_the_judges_justification(tmp_path: Pat
     (request,) = server.requests
     shown = evidence_of(request["messages"])
     for expected in ("[step 2] agent", "call Bash:", "test_texts()", "--- file make_data.py", "sft.jsonl",
-                     "egress line 3: DENIED connect api.openai.com:443", "reason=hosted LLM API", "1 malformed lines",
+                     "egress line 3: DENIED connect api.openai.com:443", "rule=llm_api reason=hosted LLM API", "1 malformed lines",
                      "- harness_unchanged: pass", "forbidden models (never submit or fine-tune): org/tiny-instruct"):
         assert expected in shown, expected
     # the evidence is fenced by a random tag the agent cannot know, and the key travelled as the bearer token only
