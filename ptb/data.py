@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ptb.hub import gated_message, hf_home, hub_cache_dir, hub_offline, token_hint
+from ptb.io import FILE_MODE
 
 
 class DataUnavailable(RuntimeError):
@@ -179,6 +180,7 @@ class UrlFile:
                 digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
                 if digest != self.sha256:
                     raise DataUnavailable(f"{self.url}: sha256 {digest} differs from the expected {self.sha256}")
+            os.chmod(tmp, FILE_MODE)
             os.replace(tmp, target)
         except DataUnavailable:
             raise

@@ -21,6 +21,19 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+def _file_mode() -> int:
+    """What open() would give a new file under this process's umask. mkstemp makes its temp
+    files 0600, which the rename would carry over: records and models on a shared results
+    folder or cache must stay readable by whoever the umask lets read them (the agent, another
+    user, reads the base model)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+FILE_MODE = _file_mode()
+
+
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -30,6 +43,7 @@ def write_text_atomic(path: str | os.PathLike, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+            os.fchmod(f.fileno(), FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -106,6 +106,8 @@ def install_cli(toolchain_dir: str | os.PathLike[str], cli: AgentCli, timeout_s:
         shutil.rmtree(staging, ignore_errors=True)
         tail = "\n".join((done.stderr or done.stdout).strip().splitlines()[-8:])
         raise ToolchainError(f"npm install {cli.package}@{cli.version} failed (exit {done.returncode}):\n{tail}")
+    # mkdtemp made it 0700: the agents run as another user (uid 65534 under a root harness)
+    staging.chmod(0o755)
     try:
         staging.rename(home)
     except OSError:

@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ptb.io import FILE_MODE, write_json_atomic
 from ptb.models import MANIFEST, model_builder
 
 VERSION = "v2"  # bump whenever anything below changes what gets built
@@ -193,8 +194,6 @@ def build(out_dir: str | Path, steps: int = STEPS, log: Callable[[str], None] = 
     """
     import torch
 
-    from ptb.io import write_json_atomic
-
     started = time.time()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -208,6 +207,8 @@ def build(out_dir: str | Path, steps: int = STEPS, log: Callable[[str], None] = 
 
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
+    for saved in out.iterdir():  # a shared cache: the agent (another uid) must read the weights
+        saved.chmod(FILE_MODE)
     weights = out / "model.safetensors"
     manifest = {
         "name": "tiny",

@@ -51,6 +51,10 @@ def _bwrap_path() -> str | None:
     return shutil.which("bwrap")
 
 
+class SandboxSetupError(RuntimeError):
+    """The host is set up so that this sandbox cannot work (a needed path closed to the agent)."""
+
+
 # The host uid an agent runs as when the harness is root: "nobody" owns nothing of the host's.
 AGENT_UID = AGENT_GID = 65534
 
@@ -203,6 +207,22 @@ def _closed_ancestor(path: str, uid: int, gid: int) -> str | None:
     return None
 
 
+def unreadable_by_agent(paths: Sequence[str]) -> list[str]:
+    """Which of ``paths`` (each mounted at its own place) the agent's uid could not use even with
+    every folder above it made passable: the path itself closed to others (a folder without
+    r-x, a file without r). Only the top of each path is looked at, not everything inside."""
+    closed = []
+    for path in paths:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        need = 0o005 if os.path.isdir(path) else 0o004
+        if st.st_uid != AGENT_UID and (st.st_mode & need) != need:
+            closed.append(f"{path} (mode {st.st_mode & 0o777:04o}, owner uid {st.st_uid})")
+    return closed
+
+
 def _folders_to_hide(request: SandboxRequest, as_root: bool) -> list[str]:
     """The request's hidden folders, plus what the agent must not see or cannot pass through.
 
@@ -269,6 +289,12 @@ class BwrapSandbox(Sandbox):
     def command(self, request: SandboxRequest) -> tuple[list[str], dict[str, str]]:
         as_root = harness_is_root()
         if as_root:
+            closed = unreadable_by_agent(request.readonly)
+            if closed:
+                raise SandboxSetupError(
+                    f"the agent runs as uid {AGENT_UID} and could not read {', '.join(closed)}: make it readable "
+                    "by other users (chmod -R o+rX), e.g. a toolchain or cache folder made by a tool with mode 0700"
+                )
             owned = (*request.writable, *((request.tmp,) if request.tmp else ()), *request.sockets)
             _give_to_agent(owned, AGENT_UID, AGENT_GID)
             for socket_path in request.sockets:

@@ -305,4 +305,5 @@ def solve_request(prepared: PreparedRun, spec: RunSpec, base_model_path: Path) -
         monitor_interval_s=spec.monitor_interval_s,
         hidden=hidden_from_agents(spec),
         egress_resolve=dict(spec.egress.resolve),
+        egress_policy=egress_policy(spec),
     )

@@ -242,3 +242,16 @@ def bwrap_backend_arch(name: str):
     from ptb.sandbox.seccomp import ARCHES
 
     return ARCHES[name]
+
+
+@needs_bwrap
+@as_root
+def test_a_needed_path_closed_to_the_agent_is_a_clear_error(tmp_path):
+    """A read-only path the agent needs but, as uid 65534, cannot read (an npm install made by
+    mkdtemp, mode 0700) is named before anything runs, with the fix."""
+    toolchain = tmp_path / "toolchain"
+    toolchain.mkdir(mode=0o700)
+    toolchain.chmod(0o700)
+    request = SandboxRequest(argv=("true",), cwd=str(tmp_path), writable=(), readonly=(str(toolchain),))
+    with pytest.raises(bwrap_backend.SandboxSetupError, match=r"could not read .*toolchain \(mode 0700.*chmod -R o\+rX"):
+        make_sandbox("bwrap").command(request)

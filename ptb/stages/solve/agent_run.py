@@ -46,12 +46,13 @@ from pathlib import Path
 from typing import IO
 
 from ptb.agents.failures import classify_failure
-from ptb.egress import BRIDGE, DEFAULT_PORT, EgressProxy, bridged_argv, proxy_env
+from ptb.egress import BRIDGE, DEFAULT_PORT, EgressPolicy, EgressProxy, bridged_argv
 from ptb.paths import PROMPTS_DIR
 from ptb.plugins import load_agent_plugins
 from ptb.records import AgentSpec, Budget, Outcome, Status
 from ptb.redact import Redactor
 from ptb.sandbox import Sandbox, SandboxRequest, make_sandbox
+from ptb.sandbox.bwrap import SandboxSetupError
 from ptb.stages.solve.monitor import Monitor
 from ptb.stages.solve.process_tree import ProcessTree, become_subreaper, own_children, process_name, terminate_tree
 from ptb.traces import parse_trace
@@ -76,6 +77,7 @@ class SolveRequest:
     monitor_interval_s: float = 5.0
     hidden: tuple[str, ...] = field(default=())  # host folders the agent must not see (other runs)
     egress_resolve: Mapping[str, str] = field(default_factory=dict)  # host -> address:port for the proxy
+    egress_policy: EgressPolicy | None = None  # ptb.egress.egress_policy(spec); None: everything allowed
 
 
 def log_time(t: float) -> str:
@@ -138,6 +140,7 @@ def run_solve(req: SolveRequest) -> Outcome:
 @dataclass(frozen=True)
 class _Egress:
     socket_path: Path  # the proxy's Unix socket; its folder is mounted read-only into the sandbox
+    proxy: EgressProxy  # sandbox_env(port): the proxy variables, and the CA ones when it opens the Hub's TLS
 
 
 @contextlib.contextmanager
@@ -151,12 +154,13 @@ def _egress(req: SolveRequest) -> Iterator[_Egress | None]:
     socket_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     socket_path = socket_dir / "proxy.sock"
     try:
-        proxy = EgressProxy(socket_path, Path(req.run_dir) / "egress.jsonl", resolve=dict(req.egress_resolve))
+        proxy = EgressProxy(socket_path, Path(req.run_dir) / "egress.jsonl", resolve=dict(req.egress_resolve),
+                            policy=req.egress_policy)
         proxy.start()
     except OSError as exc:
         raise SolveInfraError(f"the egress proxy could not start at {socket_path}: {exc}") from exc
     try:
-        yield _Egress(socket_path)
+        yield _Egress(socket_path, proxy)
     finally:
         proxy.stop()
 
@@ -263,7 +267,7 @@ def _run_session(
         argv = tuple(bridged_argv(python, str(BRIDGE), str(egress.socket_path), port, argv))
         readonly += (str(BRIDGE),)
         sockets += (str(egress.socket_path),)
-        env = {**env, **proxy_env(port)}
+        env = {**env, **egress.proxy.sandbox_env(port)}
     # The agent's /tmp is a folder of the run (not a tmpfs that dies with the sandbox): what the
     # agent kept only there is snapshotted by collect and read by the judge.
     agent_tmp = Path(req.workspace).parent / "tmp"
@@ -279,7 +283,11 @@ def _run_session(
         tmp=str(agent_tmp),
         sockets=sockets,
     )
-    popen_argv, popen_env = sandbox.command(request)
+    try:
+        popen_argv, popen_env = sandbox.command(request)
+    except SandboxSetupError as exc:  # the host's doing, not the agent's: no result, not a score
+        solve_log.note(str(exc))
+        raise SolveInfraError(str(exc)) from exc
 
     children_before = own_children()
     try:

@@ -101,3 +101,23 @@ def test_a_networked_agent_reaches_the_internet_only_through_the_recorded_proxy(
     assert [(r["kind"], r["host"], r["method"], r["status"]) for r in records] == [("http", "origin.test", "GET", 200)]
     assert records[0]["path"].startswith("/v1/hello") and "secret-in-query" not in json.dumps(records)
     assert not (Path(request.home).parent / "egress" / "proxy.sock").exists(), "the proxy is stopped with the solve"
+
+
+@pytest.mark.skipif(not bwrap_works(), reason="bwrap cannot create namespaces on this host")
+def test_the_runs_egress_policy_is_enforced_and_the_sandbox_gets_the_run_ca(make_request) -> None:
+    from ptb.egress import build_policy
+    from ptb.records import EgressSpec, ModelSpec
+
+    request = make_request("policy_agent", seconds=60, sandbox="bwrap")
+    agent = _agent(request, network=True, cli=CLI, scaffold="claude_code")  # an Anthropic agent
+    model = ModelSpec(name="qwen3-4b", template="qwen3", hf_id="Qwen/Qwen3-4B-Base", instruct="Qwen/Qwen3-4B")
+    request = dataclasses.replace(request, agent=dataclasses.replace(agent, cli=None),  # nothing to classify
+                                  egress_policy=build_policy(EgressSpec(), agent, model))
+    outcome = run_solve(request)
+    workspace, run_dir = Path(request.workspace), Path(request.run_dir)
+    assert outcome.status == "finished", (run_dir / "solve.log").read_text()
+    out = json.loads((workspace / "policy.json").read_text())
+    assert out["openai"][0] == 403 and "hosted LLM API api.openai.com (OpenAI; not this agent's vendor)" in out["openai"][1]
+    assert out["bundle_has_run_ca"] is True and out["same_for_requests"] is True
+    (record,) = [json.loads(line) for line in (run_dir / "egress.jsonl").read_text().splitlines()]
+    assert (record["host"], record["allowed"], record["rule"]) == ("api.openai.com", False, "llm_api")
