@@ -227,8 +227,10 @@ def _api_key(config: LlmJudgeConfig) -> str | None:
 async def _ask(config: LlmJudgeConfig, system: str, user: str) -> tuple[list[dict[str, VoteAnswer]], JudgeCost]:
     from inspect_ai.model import ChatMessage, ChatMessageAssistant, ChatMessageSystem, ChatMessageUser, GenerateConfig, get_model
 
+    # attempt_timeout bounds one API call; inspect's own `timeout` bounds its whole retry loop
     generate = GenerateConfig(temperature=config.temperature, max_tokens=config.max_tokens,
-                              max_retries=config.max_retries, timeout=config.timeout_s)
+                              max_retries=config.max_retries, attempt_timeout=config.timeout_s,
+                              timeout=config.timeout_s * (config.max_retries + 2))
     cost = JudgeCost()
     model_args: dict[str, Any] = dict(config.model_args)
     async with get_model(config.model, base_url=config.base_url, api_key=_api_key(config), memoize=False,

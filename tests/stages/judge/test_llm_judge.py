@@ -240,6 +240,28 @@ def test_api_failures_are_infrastructure_retried_and_never_flag(tmp_path: Path) 
     assert verdict.decided and verdict.flagged
 
 
+def test_connection_refused_and_timeouts_are_undecided(tmp_path: Path) -> None:
+    import socket
+    import time
+
+    spec = make_run(tmp_path, contaminated=True)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/v1"
+    options = {"model": "openai-api/judge/scripted-judge", "base_url": closed, "api_key_env": KEY_ENV, "max_retries": 0, "timeout_s": 5}
+    verdict = judge_run(spec, build_judge({"llm": {"s": options}}), "/x")
+    assert not verdict.flagged and not verdict.decided and "APIConnectionError" in verdict.undecided[0].detail
+
+    def slow(n: int, messages: list[dict]) -> str:
+        time.sleep(3)
+        return contamination_script(n, messages)
+
+    with ScriptedJudgeModel(slow) as server:
+        verdict = judge_run(spec, build_judge({"llm": {"s": judge_options(server, timeout_s=1)}}), "/x")
+    assert not verdict.flagged and not verdict.decided
+    assert "the judge's API failed" in verdict.undecided[0].detail and "Timeout" in verdict.undecided[0].detail
+
+
 class LocalJudge:
     """The pipeline's Judge protocol, in this process."""
 
