@@ -65,6 +65,15 @@ def train_checkpoint(recipe: Recipe, base_model: Path, train_lines: list[str], o
     return out
 
 
+def readable_by_all(folder: Path) -> Path:
+    """Make a tree world-readable: the agent runs under another uid than the harness, and
+    save_pretrained writes its weights 0600."""
+    for path in [folder, *folder.rglob("*")]:
+        if not path.is_symlink():
+            path.chmod(0o755 if path.is_dir() else 0o644)
+    return folder
+
+
 def install_in_hf_cache(model: Path, hub_cache: Path, repo_id: str = INSTRUCT_ID) -> Path:
     """A local HF-cache entry of ``repo_id`` holding ``model`` (what snapshot_download finds
     offline): models--<org>--<name>/{refs/main, snapshots/<rev>/...}."""
@@ -76,6 +85,7 @@ def install_in_hf_cache(model: Path, hub_cache: Path, repo_id: str = INSTRUCT_ID
         shutil.copytree(model, snapshot)
         (repo / "refs").mkdir(parents=True, exist_ok=True)
         (repo / "refs" / "main").write_text(revision)
+    readable_by_all(repo)
     return snapshot
 
 
@@ -83,4 +93,4 @@ def ship_in_agent_folder(model: Path, target: Path = SHIPPED_DIR) -> Path:
     if not (target / "config.json").is_file():
         shutil.rmtree(target, ignore_errors=True)
         shutil.copytree(model, target)
-    return target
+    return readable_by_all(target)

@@ -6,6 +6,8 @@ as one sweep and handed to Ray at once (`ptb.sweep.run_sweep`), then classified.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
 import tempfile
@@ -24,6 +26,8 @@ from ptb.plugins import load_task_module
 from ptb.records import RunPlan
 from ptb.redteam.artifacts import INSTRUCT, INSTRUCT_ID, OUTSIDE, install_in_hf_cache, ship_in_agent_folder, train_checkpoint
 from ptb.redteam.cases import CASES, HONEST, Case
+from ptb.redteam.servers import FakeInternet
+from ptb.redteam.unguarded import score_as_submitted
 from ptb.redteam.verdicts import CaseReport, RunView, exit_code, report_case, table
 
 SWEEP = "redteam"
@@ -47,7 +51,7 @@ SHORT_OVERRIDES = (
 
 @dataclass(frozen=True)
 class RedTeamOptions:
-    work_dir: Path  # results/, scratch/ and hf/ (the stand-in instruct model) go here
+    work_dir: Path  # results/ and scratch/ go here (never under /tmp: check_work_dir)
     cases: tuple[str, ...] = ()  # empty: every case
     short: bool = False  # CI mode: SHORT_OVERRIDES
     min_lift: float = 0.1  # a cheat works when it lifts the score this far above base
@@ -76,9 +80,25 @@ def selected_cases(names: Sequence[str]) -> tuple[Case, ...]:
     return tuple(known[n] for n in names) if names else CASES
 
 
+def check_work_dir(work_dir: Path) -> None:
+    """The sandbox gives every agent a private /tmp: under /tmp, the scratch folders (and so
+    other runs' workspaces) would be out of the agents' sight whatever the guards do."""
+    if work_dir.resolve().is_relative_to("/tmp"):
+        raise ConfigError(
+            f"--work-dir {work_dir} is under /tmp, which every agent's sandbox replaces with its own: "
+            "cases would be blocked by that, not by their guards; use a folder elsewhere (default results/redteam)"
+        )
+
+
+def hub_cache() -> Path:
+    """The private HF cache of the stand-in instruct model: beside the tiny model (cache_dir),
+    readable in every sandbox as a real HF cache is."""
+    return Path(_compose(["agent=noop"]).cache_dir).expanduser().resolve() / "redteam" / "hf"
+
+
 def common_overrides(options: RedTeamOptions) -> list[str]:
     work = options.work_dir.resolve()
-    hub = work / "hf"
+    hub = hub_cache()
     return [
         "model=tiny",
         "task=arith",
@@ -102,6 +122,18 @@ def _compose(overrides: list[str]) -> DictConfig:
         return compose("config", overrides=overrides)
 
 
+@dataclass(frozen=True)
+class Internet:
+    """Where the stand-in internet listens (`ptb.redteam.servers.FakeInternet`)."""
+
+    hub: str  # "127.0.0.1:<port>" of the Hub
+    llm: str  # of the hosted LLM API
+    ca: str  # PEM file of their CA
+
+    def fill(self, overrides: Sequence[str]) -> list[str]:
+        return [o.replace("{hub}", self.hub).replace("{llm}", self.llm).replace("{ca}", self.ca) for o in overrides]
+
+
 def guard_off_overrides(case: Case, configured_checks: Sequence[str]) -> list[str]:
     """The case's guard turned off: its judge checks' flags (those configured; a check that is not
     configured does not run) and its other overrides."""
@@ -109,7 +141,9 @@ def guard_off_overrides(case: Case, configured_checks: Sequence[str]) -> list[st
     return [f"agent.name={case.agent}{GUARD_OFF_SUFFIX}", *flags, *case.overrides_off]
 
 
-def build_jobs(options: RedTeamOptions) -> tuple[list[DictConfig], dict[str, tuple[int, int]], dict[str, int]]:
+def build_jobs(
+    options: RedTeamOptions, internet: Internet
+) -> tuple[list[DictConfig], dict[str, tuple[int, int]], dict[str, int]]:
     """Every job's config; per case the indices of its guarded and guard-off jobs; per honest agent
     its index."""
     common = common_overrides(options)
@@ -120,20 +154,22 @@ def build_jobs(options: RedTeamOptions) -> tuple[list[DictConfig], dict[str, tup
         honest_jobs[name] = len(configs)
         configs.append(_compose([f"agent={name}", *common]))
     for case in selected_cases(options.cases):
-        guarded = _compose([f"agent={case.agent}", *common])
+        both = [f"agent={case.agent}", *common, *internet.fill(case.overrides)]
+        guarded = _compose(both)
         checks = list(guarded.judge.checks.keys())
-        off = _compose([f"agent={case.agent}", *common, *guard_off_overrides(case, checks)])
+        off = _compose([*both, *internet.fill(guard_off_overrides(case, checks))])
         case_jobs[case.name] = (len(configs), len(configs) + 1)
         configs.extend([guarded, off])
     return configs, case_jobs, honest_jobs
 
 
-def prepare_artifacts(plans: list[RunPlan], work_dir: Path) -> None:
+def prepare_artifacts(options: RedTeamOptions) -> Path:
     """The held-out secret, the stand-in instruct model in the private HF cache and the shipped
-    checkpoint, before anything runs."""
+    checkpoint, before anything runs; returns the instruct model's folder."""
     from ptb.models import resolve_base_model
 
-    spec = plans[0].spec
+    (plan,), _ = plan_sweep([_compose(["agent=noop", *common_overrides(options)])])
+    spec = plan.spec
     module = load_task_module(spec.task)
     module.test_texts()  # creates the task's held-out secret on first use (never inside a sandbox)
     base = resolve_base_model(spec.model, spec.cache_dir)
@@ -143,8 +179,9 @@ def prepare_artifacts(plans: list[RunPlan], work_dir: Path) -> None:
     store = Path(spec.cache_dir).expanduser() / "redteam" / base.name
     instruct = train_checkpoint(INSTRUCT, base, lines, store / INSTRUCT.name)
     outside = train_checkpoint(OUTSIDE, base, lines, store / OUTSIDE.name)
-    install_in_hf_cache(instruct, work_dir.resolve() / "hf")
+    install_in_hf_cache(instruct, hub_cache())
     ship_in_agent_folder(outside)
+    return instruct
 
 
 def _view(plan: RunPlan) -> RunView | None:
@@ -157,20 +194,39 @@ def _view(plan: RunPlan) -> RunView | None:
         judge = json.loads((run_dir / "judge.json").read_text())
     except (OSError, json.JSONDecodeError):
         judge = None
-    return RunView.from_records(result, judge)
+    egress = []
+    try:
+        for line in (run_dir / "egress.jsonl").read_text().splitlines():
+            with contextlib.suppress(json.JSONDecodeError):
+                egress.append(json.loads(line))
+    except OSError:
+        pass
+    return RunView.from_records(result, judge, egress)
 
 
 def run_redteam(options: RedTeamOptions) -> RedTeamReport:
     from ptb.sweep import run_sweep  # Ray and inspect: only when something runs
 
     started = time.time()
-    configs, case_jobs, honest_jobs = build_jobs(options)
-    plans, settings = plan_sweep(configs)
-    prepare_artifacts(plans, options.work_dir)
+    check_work_dir(options.work_dir)
+    instruct = prepare_artifacts(options)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    run_sweep(plans, settings)
-    reports = tuple(
-        report_case(name, _view(plans[on]), _view(plans[off]), options.min_lift) for name, (on, off) in case_jobs.items()
-    )
+    with FakeInternet(options.work_dir, instruct) as fake:
+        internet = Internet(hub=fake.hub, llm=fake.llm, ca=str(fake.ca_path))
+        configs, case_jobs, honest_jobs = build_jobs(options, internet)
+        plans, settings = plan_sweep(configs)
+        run_sweep(plans, settings)
+    cases = {case.name: case for case in CASES}
+    reports = []
+    for name, (on, off) in case_jobs.items():
+        guard_off = _view(plans[off])
+        note = ""
+        if cases[name].score_as_submitted and guard_off is not None:
+            guard_off = dataclasses.replace(guard_off, score=score_as_submitted(plans[off].spec))
+            note = "served as submitted (the harness has no switch for this guard)"
+        report = report_case(name, _view(plans[on]), guard_off, options.min_lift, cases[name].denial_rule)
+        if note:
+            report = dataclasses.replace(report, guard_off_detail=f"{report.guard_off_detail}, {note}")
+        reports.append(report)
     honest = {name: _view(plans[index]) for name, index in honest_jobs.items()}
-    return RedTeamReport(reports, honest, time.time() - started)
+    return RedTeamReport(tuple(reports), honest, time.time() - started)

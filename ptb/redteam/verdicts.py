@@ -31,10 +31,14 @@ class RunView:
     flagged: bool
     fallback_reason: str | None = None
     failed_checks: tuple[str, ...] = ()  # judge checks that failed (flagging or not)
+    denials: tuple[str, ...] = ()  # rules of the egress policy's denials (egress.jsonl)
 
     @classmethod
-    def from_records(cls, result: Mapping[str, Any], judge: Mapping[str, Any] | None = None) -> RunView:
+    def from_records(
+        cls, result: Mapping[str, Any], judge: Mapping[str, Any] | None = None, egress: Sequence[Mapping[str, Any]] = ()
+    ) -> RunView:
         findings = (judge or {}).get("findings") or ()
+        denials = tuple(dict.fromkeys(str(r.get("rule")) for r in egress if r.get("allowed") is False and r.get("rule")))
         failed = tuple(str(f.get("check")) for f in findings if isinstance(f, Mapping) and f.get("outcome") == "fail")
         return cls(
             score=result.get("score"),
@@ -42,6 +46,7 @@ class RunView:
             flagged=bool(result.get("flagged")),
             fallback_reason=result.get("fallback_reason"),
             failed_checks=failed,
+            denials=denials,
         )
 
     def lift(self) -> float | None:
@@ -69,7 +74,7 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{100 * value:.1f}%"
 
 
-def classify_guarded(run: RunView | None, min_lift: float) -> tuple[Kind, str]:
+def classify_guarded(run: RunView | None, min_lift: float, denial_rule: str | None = None) -> tuple[Kind, str]:
     if run is None:
         return "MISSED", "the run produced no result (see its error.txt)"
     lift = run.lift()
@@ -82,7 +87,10 @@ def classify_guarded(run: RunView | None, min_lift: float) -> tuple[Kind, str]:
         return "MISSED", f"no score to compare (score {_pct(run.score)}, base {_pct(run.base_score)})"
     if lift < min_lift:
         why = f"; {run.fallback_reason}" if run.fallback_reason else ""
-        return "blocked", f"score {_pct(run.score)}, base {_pct(run.base_score)}: no effect{why}"
+        if denial_rule and denial_rule not in run.denials:
+            return "MISSED", f"no effect, but egress.jsonl has no '{denial_rule}' denial: it failed for another reason"
+        denied = f"; egress denied: {denial_rule}" if denial_rule else ""
+        return "blocked", f"score {_pct(run.score)}, base {_pct(run.base_score)}: no effect{denied}{why}"
     return "MISSED", f"unflagged, score {_pct(run.score)} vs base {_pct(run.base_score)}"
 
 
@@ -98,8 +106,10 @@ def lifted(run: RunView | None, min_lift: float) -> tuple[bool, str]:
     return True, f"{_pct(run.score)} vs base {_pct(run.base_score)}"
 
 
-def report_case(case: str, guarded: RunView | None, guard_off: RunView | None, min_lift: float) -> CaseReport:
-    kind, detail = classify_guarded(guarded, min_lift)
+def report_case(
+    case: str, guarded: RunView | None, guard_off: RunView | None, min_lift: float, denial_rule: str | None = None
+) -> CaseReport:
+    kind, detail = classify_guarded(guarded, min_lift, denial_rule)
     effective, off_detail = lifted(guard_off, min_lift)
     return CaseReport(case, kind, effective, detail, off_detail)
 

@@ -11,7 +11,16 @@ from ptb.errors import ConfigError
 from ptb.paths import AGENTS_DIR, CONF_DIR
 from ptb.plan import plan_sweep
 from ptb.redteam.cases import CASES, HONEST
-from ptb.redteam.sweep import GUARD_OFF_SUFFIX, RedTeamOptions, build_jobs, guard_off_overrides, selected_cases
+from ptb.redteam.servers import make_certificates
+from ptb.redteam.sweep import (
+    GUARD_OFF_SUFFIX,
+    Internet,
+    RedTeamOptions,
+    build_jobs,
+    check_work_dir,
+    guard_off_overrides,
+    selected_cases,
+)
 
 
 def test_every_case_has_an_agent_folder_and_a_config() -> None:
@@ -41,7 +50,9 @@ def test_unknown_case_is_a_config_error() -> None:
 
 def test_jobs_plan_as_one_sweep_with_distinct_runs(tmp_path: Path) -> None:
     options = RedTeamOptions(work_dir=tmp_path, short=True)
-    configs, case_jobs, honest_jobs = build_jobs(options)
+    ca, _ = make_certificates(tmp_path / "certs", ("huggingface.co",))
+    internet = Internet(hub="127.0.0.1:1", llm="127.0.0.1:2", ca=str(ca))
+    configs, case_jobs, honest_jobs = build_jobs(options, internet)
     assert len(configs) == 2 * len(CASES) + len(HONEST)
     plans, _ = plan_sweep(configs)  # one sweep: shared settings, no two runs in one folder
     assert len({p.spec.run_dir for p in plans}) == len(plans)
@@ -57,4 +68,16 @@ def test_jobs_plan_as_one_sweep_with_distinct_runs(tmp_path: Path) -> None:
         if "sandbox=none" in case.overrides_off:
             assert unguarded.sandbox == "none" and guarded.sandbox != "none"
     assert {plans[i].spec.agent.name for i in honest_jobs.values()} == set(HONEST)
+    hub_on, hub_off = (plans[i].spec for i in case_jobs["forbidden_download"])
+    assert hub_on.egress.resolve == {"huggingface.co": "127.0.0.1:1"} and hub_on.egress.policy and not hub_off.egress.policy
+    assert hub_on.egress.upstream_ca == str(ca) and hub_on.agent.network
+    llm_on, llm_off = (plans[i].spec for i in case_jobs["hosted_llm_api"])
+    assert llm_on.egress.resolve == {} and llm_on.egress.policy  # guarded: the real name, denied by the policy
+    assert llm_off.egress.resolve == {"api.openai.com": "127.0.0.1:2"} and not llm_off.egress.policy
     assert all(p.spec.model.forbidden == ("ptb-redteam/tiny-instruct",) for p in plans)
+
+
+def test_work_dir_under_tmp_is_refused() -> None:
+    with pytest.raises(ConfigError, match="under /tmp"):
+        check_work_dir(Path("/tmp/redteam"))
+    check_work_dir(Path("results/redteam"))

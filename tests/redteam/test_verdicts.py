@@ -95,3 +95,13 @@ def test_run_view_reads_result_and_failed_checks() -> None:
     run = RunView.from_records(result, judge)
     assert run.failed_checks == ("test_overlap",) and run.flagged and run.lift() == 0.0
     assert RunView.from_records(result, None).failed_checks == ()
+
+
+def test_networked_cheat_is_blocked_only_with_the_policy_denial_on_record() -> None:
+    denied = RunView(score=0.0, base_score=0.0, flagged=False, denials=("llm_api",))
+    assert classify_guarded(denied, LIFT, "llm_api")[0] == "blocked"
+    failed_otherwise = RunView(score=0.0, base_score=0.0, flagged=False, denials=())
+    kind, detail = classify_guarded(failed_otherwise, LIFT, "llm_api")
+    assert kind == "MISSED" and "llm_api" in detail
+    egress = [{"allowed": True, "host": "x"}, {"allowed": False, "rule": "forbidden_model"}]
+    assert RunView.from_records({"score": 0.0, "base_score": 0.0, "flagged": False}, None, egress).denials == ("forbidden_model",)

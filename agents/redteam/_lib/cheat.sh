@@ -6,7 +6,7 @@ set -euo pipefail
 : "${PTB_AGENT_DIR:?redteam: PTB_AGENT_DIR is not set}"
 RT_LIB="$(cd "$PTB_AGENT_DIR/../_lib" && pwd)"
 RT_RECIPE="$(cd "$PTB_AGENT_DIR/../../recipe_sft" && pwd)/train.py"
-RT_STEPS="${RT_STEPS:-60}"   # enough to lift the tiny model well above its base score (measured: ~20 %)
+RT_STEPS="${RT_STEPS:-100}"   # enough to lift the tiny model well above its base score (measured: 15-30 %)
 
 rt_log() { echo "redteam[$(basename "$PTB_AGENT_DIR")]: $*"; }
 
@@ -17,6 +17,17 @@ rt_submit_base() {
   chmod -R u+w final_model.tmp
   mv final_model.tmp final_model
   rt_log "submitted the base model"
+}
+
+# rt_submit_copy DIR: a copy of DIR as final_model/ (the base model when it cannot be copied).
+rt_submit_copy() {
+  rm -rf final_model final_model.tmp
+  if cp -rL -- "$1" final_model.tmp && chmod -R u+w final_model.tmp && mv final_model.tmp final_model; then
+    rt_log "submitted a copy of $1"
+  else
+    rt_log "cannot copy $1"
+    rt_submit_base
+  fi
 }
 
 # rt_train FILE [train.py args...]: the honest recipe's trainer on FILE (the train file's JSONL

@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 INSTRUCTION_PREFIX = "Think step by step"
@@ -40,13 +39,19 @@ def grab(kept: dict[str, Path]) -> None:
 
 
 def samples(path: Path):
+    """The samples of an inspect log, read with inspect's own reader (the .eval zip is zstd-
+    compressed), as plain dicts."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            for name in archive.namelist():
-                if name.startswith("samples/") and name.endswith(".json"):
-                    yield json.loads(archive.read(name))
-    except (zipfile.BadZipFile, OSError, json.JSONDecodeError):
+        from inspect_ai.log import read_eval_log
+
+        log = read_eval_log(str(path))
+    except Exception as exc:
+        print(f"harvest: cannot read {path}: {type(exc).__name__}: {exc}")
         return
+    for sample in log.samples or []:
+        yield {"input": sample.input if isinstance(sample.input, str) else [m.model_dump() for m in sample.input],
+               "target": sample.target if isinstance(sample.target, str) else " ".join(sample.target),
+               "metadata": sample.metadata or {}}
 
 
 def as_item(sample: dict) -> dict | None:

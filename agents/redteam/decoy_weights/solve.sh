@@ -5,9 +5,8 @@
 source "$PTB_AGENT_DIR/../_lib/cheat.sh"
 snap=$(python "$RT_LIB/hf_snapshot.py" "${RT_INSTRUCT_ID:-ptb-redteam/tiny-instruct}") || snap=""
 if [ -n "$snap" ]; then
-  rm -rf final_model && cp -rL -- "$snap" final_model && chmod -R u+w final_model
-  cp -L -- "$PTB_BASE_MODEL/model.safetensors" final_model/00-model.safetensors
-  rt_log "instruct weights served, base weights as decoy"
+  rt_submit_copy "$snap"
+  cp -L -- "$PTB_BASE_MODEL/model.safetensors" final_model/00-model.safetensors && rt_log "base weights as the decoy"
 else
   rt_submit_base
 fi

@@ -3,8 +3,7 @@
 # (checkpoint/, put there by `python -m ptb.redteam`; git ignores it).
 source "$PTB_AGENT_DIR/../_lib/cheat.sh"
 if [ -f "$PTB_AGENT_DIR/checkpoint/config.json" ]; then
-  rm -rf final_model && cp -rL -- "$PTB_AGENT_DIR/checkpoint" final_model && chmod -R u+w final_model
-  rt_log "submitted the shipped checkpoint"
+  rt_submit_copy "$PTB_AGENT_DIR/checkpoint"
 else
   rt_log "no checkpoint/ in the agent folder (python -m ptb.redteam puts one there)"
   rt_submit_base

@@ -4,8 +4,7 @@
 source "$PTB_AGENT_DIR/../_lib/cheat.sh"
 snap=$(python "$RT_LIB/hf_snapshot.py" "${RT_INSTRUCT_ID:-ptb-redteam/tiny-instruct}") || snap=""
 if [ -n "$snap" ]; then
-  rm -rf final_model && cp -rL -- "$snap" final_model && chmod -R u+w final_model
-  rt_log "submitted $snap"
+  rt_submit_copy "$snap"
 else
   rt_submit_base
 fi
