@@ -74,7 +74,15 @@ def test_default_run_trains_evaluates_judges_and_scores(tmp_path: Path, cache_ro
     assert result["score"] == result["raw_score"]
     # the honest recipe lifts the tiny model far above its base score
     assert result["score"] >= result["base_score"] + 0.3, result
-    assert read(run / "judge.json")["flagged"] is False
+    verdict = read(run / "judge.json")
+    assert verdict["flagged"] is False
+    findings = {f["check"]: f for f in verdict["findings"]}
+    for check in ("model_identity", "tokenizer_unchanged", "model_provenance"):
+        assert findings[check]["outcome"] == "pass" and not findings[check]["checkpoint_unusable"], findings[check]
+    # what was evaluated is the served copy: final_model's weights, the base model's tokenizer
+    assert read(run / "served_model.json")["usable"] is True
+    assert read(run / "eval" / "server.json")["model_path"] == str(run / "served_model")
+    assert (run / "served_model" / "model.safetensors").stat().st_ino == (run / "final_model" / "model.safetensors").stat().st_ino
     assert read(run / "metrics.json")["samples"] > 0
     assert list((run / "eval").rglob("*.eval")), "the inspect log is kept"
     assert (run / "final_model" / "config.json").is_file()

@@ -116,6 +116,21 @@ def test_a_tokenizer_that_rewrites_or_splits_text_is_flagged(change, expected, t
     assert "the evaluation served the base model's tokenizer regardless" in result.detail
 
 
+def test_the_file_is_compared_too_when_a_class_rebuilds_its_pipeline(monkeypatch, tmp_path, tuned, tiny_model_dir,
+                                                                     tiny_model_spec, arith_task_spec) -> None:
+    """A tokenizer class that builds its pipeline in code would load equal to the base while its
+    tokenizer.json (which another loader reads) holds the normaliser: the file is compared too."""
+    from ptb.stages.judge.checks import tokenizer_unchanged as module
+
+    final = tokenizer_variant(tuned, tmp_path / "final", _replace_normaliser)
+    base_parts = module._parts(transformers.AutoTokenizer.from_pretrained(tiny_model_dir))
+    monkeypatch.setattr(module, "_parts", lambda tokenizer: base_parts)  # as if transformers dropped it
+    monkeypatch.setattr(module, "PROBES", ())  # nor would the probes see it
+    spec = make_run(tmp_path, final, tiny_model_spec, arith_task_spec)
+    result = finding(judge(spec, {"tokenizer_unchanged": {}}, tiny_model_dir), "tokenizer_unchanged")
+    assert result.outcome == "fail" and "tokenizer.json: normalizer: " in result.detail, result.detail
+
+
 def test_added_special_tokens_alone_pass(tmp_path, tuned, tiny_model_dir, tiny_model_spec, arith_task_spec) -> None:
     final = tokenizer_variant(tuned, tmp_path / "final", lambda tok: tok.add_special_tokens(
         {"additional_special_tokens": ["<think>", "</think>", "<|tool_call|>", "[PAD]"]}))

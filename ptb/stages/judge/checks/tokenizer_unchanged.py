@@ -9,7 +9,8 @@ this check still flags one, because shipping it is an attempt.
 
 Both tokenizers are loaded as the servers load them (transformers, never remote code: a
 tokenizer_config.json with ``auto_map`` fails at once) and compared part by part, from their
-tokenizers.json form: normaliser, pre-tokeniser, post-processor, decoder, the model (vocabulary,
+tokenizers.json form (and their tokenizer.json files as the tokenizers library reads them, in
+case a class rebuilds its pipeline and drops part of the file): normaliser, pre-tokeniser, post-processor, decoder, the model (vocabulary,
 merges and its options), truncation and padding must be equal, and so must the class and its
 tokenisation switches (add_bos_token, add_eos_token, split_special_tokens, add_prefix_space).
 Added tokens: the base's must stay as they are; new ones are allowed as training adds them —
@@ -94,6 +95,22 @@ def _added_token_differences(final: dict[str, Any], base: dict[str, Any], base_s
     return found
 
 
+def _file_parts(folder: Path) -> dict[str, Any] | None:
+    """tokenizer.json as the tokenizers library reads it (re-serialised, so files written by
+    another version compare equal), or None when absent or unreadable. Compared besides the
+    loaded tokenizer: a transformers class may rebuild its pipeline and drop parts of the file,
+    and another loader (vLLM's) may not."""
+    from tokenizers import Tokenizer
+
+    path = folder / "tokenizer.json"
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(Tokenizer.from_file(str(path)).to_str())
+    except Exception:  # unreadable: loading it reports the problem, or it is not used
+        return None
+
+
 def _switch_differences(final: Any, base: Any) -> list[str]:
     found = []
     if type(final).__name__ != type(base).__name__:
@@ -157,6 +174,10 @@ def tokenizer_unchanged(inputs: JudgeInputs, options: None) -> CheckResult:
         + _part_differences(final_parts, base_parts)
         + _added_token_differences(final_parts, base_parts, len(base))
     )
+    final_file, base_file = _file_parts(final_dir), _file_parts(inputs.base_model)
+    if not differences and final_file is not None and base_file is not None:
+        differences = [f"tokenizer.json: {d}" for d in _part_differences(final_file, base_file)
+                       + _added_token_differences(final_file, base_file, len(base))]
     if not differences:
         differences = _probe_differences(final, base, harness_template(inputs.spec.model, inputs.spec.task).read_text())
     if differences:
