@@ -338,6 +338,8 @@ class CollectReport:
     trace_format: str
     trace_events: int
     usage: AgentUsage | None = None  # tokens and cost from the trajectory (None: no LLM agent)
+    agent_tmp_files: int = 0  # files of the agent's /tmp (<scratch>/tmp) snapshotted into agent_tmp/
+    agent_tmp_bytes: int = 0
 
 
 @dataclass(frozen=True)

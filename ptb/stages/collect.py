@@ -10,8 +10,14 @@ Writes, all atomically (temp name, then rename), in ``run_dir``:
   whole model, with the reason: that is how an agent would submit a model it did not train
   (say, an instruct model from the host's cache).
 - ``workspace/``: a snapshot of the workspace for the judge, without weights (*.safetensors,
-  *.bin, *.pt, ...), files over ``max_file_bytes``, virtualenvs, caches of compiled code,
-  symlinks, or final_model/ (copied above); text data files stay so the judge can read them.
+  *.bin, *.pt, ... unless the file is really text or compressed data), files over
+  ``max_file_bytes`` (data files: ``max_data_file_bytes``), code and binaries of virtualenvs and
+  caches of compiled code (their data files are kept: a folder named ``__pycache__`` or holding a
+  ``pyvenv.cfg`` must not be a hiding place), symlinks, or final_model/ (copied above); text data
+  files stay so the judge can read them.
+- ``agent_tmp/``: the same snapshot of the agent's /tmp, which the sandbox binds to
+  ``<scratch>/tmp`` (``workspace.parent / "tmp"``): data kept only there is seen by the judge too.
+  Skipped silently when that folder does not exist (no sandbox, or an older one).
 - with ``base_model`` given, ``served_model/`` and ``served_model.json``: the copy of
   final_model that the final evaluation serves and the judge reads (`ptb.stages.served`).
 - ``trace.jsonl`` from ``solve.log`` (see `ptb.traces`; the agent folder's own ``trace.py`` is
@@ -24,8 +30,11 @@ Idempotent: once collect.json exists, collect returns it and touches nothing.
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 
 from ptb.agents.toolchain import InstalledCli
@@ -37,9 +46,15 @@ from ptb.traces import get_trace_parser, parse_trace, write_events
 from ptb.trajectory import agent_usage, build_trajectory
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".onnx")
+# What a training set is stored as; such files are kept even inside venvs and caches, and up to
+# the larger data cap (a few test items inside a big file of padding must still be seen).
+DATA_SUFFIXES = (".jsonl", ".json", ".csv", ".tsv", ".txt", ".parquet", ".arrow", ".eval", ".gz", ".zip", ".md")
 MAX_SNAPSHOT_FILE_BYTES = 20 * 1024 * 1024
+MAX_DATA_FILE_BYTES = 256 * 1024 * 1024
 MAX_SNAPSHOT_TOTAL_BYTES = 1024 * 1024 * 1024
 SKIPPED_DIR_NAMES = ("__pycache__", "node_modules")
+AGENT_TMP = "agent_tmp"  # <run_dir>/agent_tmp/: the snapshot of the agent's /tmp
+_DATA_MAGIC = (b"\x1f\x8b", b"PAR1", b"ARROW1", b"\xff\xff\xff\xff")  # gzip, parquet, arrow file, arrow stream
 
 
 class _Refused(Exception):
@@ -56,8 +71,12 @@ def collect(
     max_file_bytes: int = MAX_SNAPSHOT_FILE_BYTES,
     max_total_bytes: int = MAX_SNAPSHOT_TOTAL_BYTES,
     base_model: str | Path | None = None,
+    max_data_file_bytes: int = MAX_DATA_FILE_BYTES,
+    agent_tmp: str | os.PathLike | None = None,
 ) -> CollectReport:
     workspace, run_dir = Path(workspace), Path(run_dir)
+    tmp_dir = Path(agent_tmp) if agent_tmp is not None else workspace.parent / "tmp"  # the sandbox's /tmp
+    caps = _Caps(max_file_bytes, max_data_file_bytes, max_total_bytes)
     report_path = run_dir / "collect.json"
     if report_path.exists():
         return read_record(report_path, CollectReport)
@@ -73,10 +92,15 @@ def collect(
         except _Refused as refused:
             files, model_bytes, has_model, reason = 0, 0, False, str(refused)
             shutil.rmtree(run_dir / "final_model", ignore_errors=True)  # of an interrupted earlier collect
-        snap_files, snap_bytes, skipped = _snapshot(workspace, run_dir / "workspace", max_file_bytes, max_total_bytes)
+        snap_files, snap_bytes, skipped = _snapshot(workspace, run_dir / "workspace", caps, skip_final_model=True)
     else:
         files = model_bytes = snap_files = snap_bytes = 0
         has_model, reason, skipped = False, f"the workspace {workspace} does not exist", []
+    tmp_files = tmp_bytes = 0
+    if tmp_dir.is_dir() and not tmp_dir.is_symlink():
+        left = _Caps(max_file_bytes, max_data_file_bytes, max(0, max_total_bytes - snap_bytes))
+        tmp_files, tmp_bytes, tmp_skipped = _snapshot(tmp_dir, run_dir / AGENT_TMP, left, skip_final_model=False)
+        skipped += [SkippedFile(f"/tmp/{s.path}", s.bytes, s.reason) for s in tmp_skipped]
 
     events = parse_trace(run_dir / "solve.log", trace_format)
     write_events(run_dir / "trace.jsonl", events)
@@ -97,6 +121,8 @@ def collect(
         trace_format=trace_format,
         trace_events=len(events),
         usage=usage,
+        agent_tmp_files=tmp_files,
+        agent_tmp_bytes=tmp_bytes,
     )
     if has_model and base_model is not None:  # what the evaluation serves and the judge reads
         (run_dir / SERVED_RECORD).unlink(missing_ok=True)  # of an interrupted earlier collect
@@ -195,36 +221,98 @@ def _replace_dir(tmp: Path, dest: Path) -> None:
 # --------------------------------------------------------------------------- snapshot
 
 
+@dataclass(frozen=True)
+class _Caps:
+    file: int  # any file
+    data_file: int  # a data file (DATA_SUFFIXES, or data under a weights name)
+    total: int
+
+
+def _head(path: Path, size: int = 4096) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read(size)
+    except OSError:
+        return b""
+
+
+def _is_text(head: bytes) -> bool:
+    if b"\x00" in head:
+        return False
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _is_data(path: Path, name: str) -> bool:
+    """A data file: by its name, or (a file renamed to hide it) by its first bytes."""
+    if name.lower().endswith(DATA_SUFFIXES):
+        return True
+    head = _head(path)
+    return head.startswith(_DATA_MAGIC) or head.startswith(b"PK\x03\x04") or (bool(head) and _is_text(head))
+
+
+# Inside a venv or a cache: the code of installed packages is left out (thousands of files);
+# data and any other text file is kept.
+CODE_SUFFIXES = (".py", ".pyi", ".pyc", ".pyx", ".pxd", ".so", ".h", ".c", ".cpp", ".js", ".mjs", ".cjs", ".ts",
+                 ".map", ".css", ".html", ".pth", ".cfg", ".typed", ".toml", ".dll", ".a")
+
+
+def _kept_in_venv(path: Path, name: str) -> bool:
+    if name.lower().endswith(DATA_SUFFIXES):
+        return True
+    head = _head(path)
+    if head.startswith(_DATA_MAGIC) or head.startswith(b"PK\x03\x04"):
+        return True
+    return not name.lower().endswith(CODE_SUFFIXES) and bool(head) and _is_text(head)
+
+
+def _weights_in_name_only(path: Path, size: int, caps: _Caps) -> bool:
+    """A *.bin / *.pt that is really text or compressed data (a hiding place, not weights). A zip
+    (torch's format) counts only when small: a real checkpoint is much bigger than a data file."""
+    head = _head(path)
+    if head.startswith(_DATA_MAGIC) or (bool(head) and _is_text(head)):
+        return True
+    return head.startswith(b"PK\x03\x04") and size <= caps.file
+
+
 def _snapshot(
-    workspace: Path, dest: Path, max_file_bytes: int, max_total_bytes: int
+    root: Path, dest: Path, caps: _Caps, *, skip_final_model: bool
 ) -> tuple[int, int, list[SkippedFile]]:
     tmp = dest.parent / f".{dest.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     files, total, skipped = 0, 0, []
-    for dirpath, dirnames, filenames in os.walk(workspace, followlinks=False):
+    data_only: set[Path] = set()  # venvs and caches: only their data files are kept
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         here = Path(dirpath)
-        rel_dir = here.relative_to(workspace)
-        if rel_dir == Path("."):  # collected on its own, with its links followed
+        rel_dir = here.relative_to(root)
+        if rel_dir == Path(".") and skip_final_model:  # collected on its own, with its links followed
             for name in ("final_model",):
                 if name in dirnames:
                     dirnames.remove(name)
                 if name in filenames:
                     filenames.remove(name)
+        inherited = any(here == d or d in here.parents for d in data_only)
         for name in list(dirnames):
             path = here / name
             reason = None
             if path.is_symlink():
-                reason = "symbolic link"
-            elif name in SKIPPED_DIR_NAMES:
+                dirnames.remove(name)
+                skipped.append(SkippedFile(str(rel_dir / name) + "/", 0, "symbolic link"))
+                continue
+            if name in SKIPPED_DIR_NAMES:
                 reason = "cache folder"
             elif (path / "pyvenv.cfg").exists():
                 reason = "virtualenv"
-            if reason:
-                dirnames.remove(name)
-                skipped.append(SkippedFile(str(rel_dir / name) + "/", 0, reason))
+            if reason and not inherited:
+                data_only.add(path)
+                skipped.append(SkippedFile(str(rel_dir / name) + "/", 0, f"{reason}: only its data files kept"))
         dirnames.sort()
         (tmp / rel_dir).mkdir(parents=True, exist_ok=True)
+        keep_data_only = any(here == d or d in here.parents for d in data_only)
         for name in sorted(filenames):
             path = here / name
             rel = str(rel_dir / name)
@@ -232,20 +320,43 @@ def _snapshot(
                 size = path.lstat().st_size
             except OSError:
                 continue
+            reason = None
             if path.is_symlink():
                 reason = "symbolic link"
             elif not path.is_file():
                 reason = "not a regular file"
-            elif name.lower().endswith(WEIGHT_SUFFIXES):
-                reason = "weights"
-            elif size > max_file_bytes:
-                reason = f"larger than {max_file_bytes} bytes"
-            elif total + size > max_total_bytes:
-                reason = f"snapshot already at its {max_total_bytes}-byte limit"
             else:
-                shutil.copy2(path, tmp / rel, follow_symlinks=False)
+                weights = name.lower().endswith(WEIGHT_SUFFIXES)
+                data = (not weights and _is_data(path, name)) or (weights and _weights_in_name_only(path, size, caps))
+                cap = caps.data_file if data else caps.file
+                if keep_data_only and not (data and (weights or _kept_in_venv(path, name))):
+                    continue  # a venv's code and a cache's compiled files: not listed one by one
+                if weights and not data:
+                    reason = "weights"
+                elif size > cap:
+                    reason = f"larger than {cap} bytes"
+                elif total + size > caps.total:
+                    reason = f"snapshot already at its {caps.total}-byte limit"
+            if reason is None:
+                try:
+                    shutil.copy2(path, tmp / rel, follow_symlinks=False)
+                except OSError:
+                    continue  # gone meanwhile, or unreadable: nothing to judge
                 files, total = files + 1, total + size
                 continue
             skipped.append(SkippedFile(rel, size, reason))
+    # folders of a venv or cache that held no data file: not kept as empty trees
+    for folder in sorted(data_only, key=lambda p: -len(p.parts)):
+        _prune_empty(tmp / folder.relative_to(root))
     _replace_dir(tmp, dest)
     return files, total, skipped
+
+
+def _prune_empty(folder: Path) -> None:
+    if not folder.is_dir():
+        return
+    for sub in sorted((p for p in folder.rglob("*") if p.is_dir()), key=lambda p: -len(p.parts)):
+        with contextlib.suppress(OSError):
+            sub.rmdir()
+    with contextlib.suppress(OSError):
+        folder.rmdir()

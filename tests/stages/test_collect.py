@@ -46,7 +46,7 @@ def test_symlinked_final_model_is_copied_as_files(tmp_path):
     (ws / "checkpoints" / "step2" / "tokenizer.json").symlink_to(ws / "tokenizer.json")  # and a file in it
     _solve_log(run)
 
-    report = collect(ws, run, "plain", max_file_bytes=1000)
+    report = collect(ws, run, "plain", max_file_bytes=1000, max_data_file_bytes=2000)
 
     model = run / "final_model"
     assert report.has_final_model and report.final_model_reason is None
@@ -63,7 +63,7 @@ def test_symlinked_final_model_is_copied_as_files(tmp_path):
     reasons = {s.path: s.reason for s in report.skipped}
     assert reasons["checkpoints/step2/model.safetensors"] == "weights"
     assert "larger than" in reasons["data/huge.jsonl"]
-    assert reasons[".venv/"] == "virtualenv"
+    assert reasons[".venv/"] == "virtualenv: only its data files kept"
     assert reasons["checkpoints/step2/tokenizer.json"] == "symbolic link"
 
     events = [json.loads(line) for line in (run / "trace.jsonl").read_text().splitlines()]
@@ -76,6 +76,55 @@ def test_symlinked_final_model_is_copied_as_files(tmp_path):
     shutil.rmtree(ws)
     assert collect(ws, run, "plain") == report
     assert (model / "config.json").exists()
+
+
+def test_hiding_places_are_snapshotted_and_the_agents_tmp_too(tmp_path):
+    """Data the agent keeps where the snapshot used to look away: in a folder named like a cache
+    or holding a pyvenv.cfg, under a weights name, in a big file, or only in its /tmp."""
+    ws, run = _workspace(tmp_path), tmp_path / "run"
+    (ws / "__pycache__").mkdir()
+    (ws / "__pycache__" / "items.jsonl").write_text('{"q": "hidden"}\n')
+    (ws / "__pycache__" / "mod.cpython-311.pyc").write_bytes(b"\x00\x01compiled")
+    site = ws / ".venv" / "lib" / "site-packages"
+    site.mkdir(parents=True)
+    (site / "pkg.py").write_text("x = 1\n")  # a package's code: left out
+    (site / "notes").write_text("hidden in a venv\n")
+    (ws / "weights.bin").write_text('{"q": "text under a weights name"}\n')
+    (ws / "real.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{}      " + b"\x00" * 64)
+    (ws / "padded.txt").write_text("pad " * 600)  # over max_file_bytes, under the data cap
+    tmp = tmp_path / "tmp"  # <scratch>/tmp: the sandbox's /tmp
+    (tmp / "work").mkdir(parents=True)
+    (tmp / "work" / "gen.jsonl").write_text('{"q": "only in tmp"}\n')
+    (tmp / "model.safetensors").write_bytes(b"\x00" * 64)
+    (tmp / "final_model").mkdir()
+    (tmp / "final_model" / "config.json").write_text("{}")
+    _solve_log(run)
+
+    report = collect(ws, run, "plain", max_file_bytes=1000, max_data_file_bytes=4000)
+
+    snap = run / "workspace"
+    assert (snap / "__pycache__" / "items.jsonl").read_text() == '{"q": "hidden"}\n'
+    assert not (snap / "__pycache__" / "mod.cpython-311.pyc").exists()
+    assert (snap / ".venv" / "lib" / "site-packages" / "notes").exists()
+    assert not (snap / ".venv" / "lib" / "site-packages" / "pkg.py").exists()
+    assert (snap / "weights.bin").exists() and not (snap / "real.safetensors").exists()
+    assert (snap / "padded.txt").exists()  # text: up to the data cap, over the cap of other files
+    agent_tmp = run / "agent_tmp"
+    assert (agent_tmp / "work" / "gen.jsonl").read_text() == '{"q": "only in tmp"}\n'
+    assert (agent_tmp / "final_model" / "config.json").exists()  # /tmp has no final_model of its own
+    assert not (agent_tmp / "model.safetensors").exists()
+    reasons = {s.path: s.reason for s in report.skipped}
+    assert reasons["/tmp/model.safetensors"] == "weights" and reasons["real.safetensors"] == "weights"
+    assert reasons["data/huge.jsonl"] == "larger than 4000 bytes"
+    assert report.agent_tmp_files == 2 and report.agent_tmp_bytes > 0
+
+
+def test_no_tmp_folder_is_skipped_silently(tmp_path):
+    ws, run = _workspace(tmp_path), tmp_path / "run"
+    _solve_log(run)
+    report = collect(ws, run, "plain")
+    assert not (run / "agent_tmp").exists() and report.agent_tmp_files == 0
+    assert not any(s.path.startswith("/tmp/") for s in report.skipped)
 
 
 @pytest.mark.parametrize("where", ["folder", "file"])
