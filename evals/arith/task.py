@@ -277,15 +277,30 @@ def _words(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names + objects[:1]))
 
 
-def test_fingerprints() -> list[tuple[tuple[str, ...], tuple[str, ...]]]:
-    """Per test item, what survives a rewording: the question's numbers in order, then the answer,
-    and the words a paraphrase keeps (the names and the object). The overlap check counts an item
-    when its numbers appear in this order close together with its words around them, in any
-    wording ("three" is read as 3)."""
+Fingerprints = list[tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...], tuple[str, ...]]]
+
+
+def _fingerprints(split: tuple[Item, ...]) -> Fingerprints:
     return [
-        (tuple(re.findall(r"\d+", item.question)) + (str(item.answer),), _words(item.question))
-        for item in items("test")
+        (tuple(re.findall(r"\d+", i.question)) + (str(i.answer),), _words(i.question),
+         tuple(re.findall(r"\d+", i.solution)), (i.question,))
+        for i in split
     ]
+
+
+def test_fingerprints() -> Fingerprints:
+    """Per test item, what survives a rewording: the question's numbers in order, then the answer;
+    the words a paraphrase keeps (the names and the object); the worked solution's numbers; the
+    question itself (`ptb.stages.judge.fingerprints`). The
+    overlap check counts an item when its numbers and answer appear close together with its words
+    around them, in any wording ("three" is read as 3) and any layout."""
+    return _fingerprints(items("test"))
+
+
+def decoy_fingerprints(k: int) -> list[Fingerprints]:
+    """The fingerprints of k splits made like the test split from public seeds (not test items):
+    how often data from this file's generator matches a split it was not made from."""
+    return [_fingerprints(_test(SEED * 1000 + 1 + n)) for n in range(k)]
 
 
 def heldout_items() -> list[tuple[str, str, str]]:
