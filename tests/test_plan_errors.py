@@ -135,7 +135,7 @@ SEMANTIC = [
     ("eval.gpus_per_worker=-1", "eval.gpus_per_worker=-1 is invalid"),
     ("eval.cpus_per_worker=0", "eval.cpus_per_worker=0 is invalid"),
     ("+eval.worker=2", "eval.worker is unknown; accepted: backend, workers"),
-    ("+judge.checks.llm_judge={}", "unknown judge check(s) ['llm_judge'] in judge.checks; known checks: ['harness_unchanged'"),
+    ("+judge.checks.llm_judge={}", "unknown judge check(s) ['llm_judge'] in judge.checks; known checks: ['egress_policy', 'harness_unchanged'"),
     ("+judge.checks.test_overlap.ngrams=8", "judge.checks.test_overlap.ngrams is unknown; accepted: flag, ngram, item_coverage"),
     ("judge.checks.test_overlap.item_coverage=2", "judge.checks.test_overlap.item_coverage=2 is invalid: expected a number > 0 and <= 1"),
     ("+judge.checks.model_identity.min_median_cosine=5", "judge.checks.model_identity.min_median_cosine=5 is invalid"),
