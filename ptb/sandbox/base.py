@@ -30,6 +30,8 @@ class SandboxRequest:
     agent kept there can be looked at afterwards; None = an empty tmpfs that dies with it);
     ``sockets`` are Unix sockets the command must be able to connect to (the egress proxy's):
     their folders are mounted read-only and, where the agent runs as another user, given to it.
+    ``gpus`` is the run's CUDA_VISIBLE_DEVICES: only those GPUs' device nodes go in (None: every
+    device node of the node, for commands that are not a run's).
     """
 
     argv: tuple[str, ...]
@@ -41,6 +43,7 @@ class SandboxRequest:
     hidden: tuple[str, ...] = ()
     tmp: str | None = None
     sockets: tuple[str, ...] = ()
+    gpus: str | None = None
 
 
 class Sandbox(abc.ABC):

@@ -1,7 +1,7 @@
 """The bubblewrap backend: an unprivileged agent in private namespaces, the host read-only.
 
-Inside: the host's filesystem read-only, a private /dev (plus the NVIDIA device nodes, so GPUs
-keep working), a private /proc and /tmp (or the request's folder as /tmp), the request's
+Inside: the host's filesystem read-only, a private /dev (plus the device nodes of the run's own
+GPUs, `ptb.sandbox.gpus`), a private /proc and /tmp (or the request's folder as /tmp), the request's
 writable paths read-write, its hidden paths empty, no network unless asked (only a loopback
 interface), no host process visible.
 
@@ -40,6 +40,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ptb.sandbox.base import Sandbox, SandboxRequest, sandbox_kind
+from ptb.sandbox.gpus import GpuMappingError, GpuMounts, gpu_mounts, node_gpus
 from ptb.sandbox.seccomp import agent_filter
 
 log = logging.getLogger(__name__)
@@ -98,11 +99,14 @@ def _namespace_flags(network: bool, as_root: bool) -> list[str]:
     return flags + ["--die-with-parent", "--new-session"]
 
 
-def _filesystem_flags(tmp: str | None = None) -> list[str]:
+def _filesystem_flags(tmp: str | None = None, gpus: GpuMounts | None = None) -> list[str]:
     flags = ["--ro-bind", "/", "/", "--dev", "/dev"]
-    for node in sorted(glob.glob("/dev/nvidia*")):
+    nodes = sorted(glob.glob("/dev/nvidia*")) if gpus is None else gpus.devices
+    for node in nodes:
         flags += ["--dev-bind-try", node, node]
     flags += ["--proc", "/proc"]
+    for entry in gpus.masked if gpus is not None else ():
+        flags += ["--tmpfs", entry]  # another run's GPU: not listed to NVML either
     # /tmp as every program expects it: world-writable and sticky
     return flags + (["--bind", tmp, "/tmp"] if tmp else ["--perms", "1777", "--tmpfs", "/tmp"])
 
@@ -299,7 +303,15 @@ class BwrapSandbox(Sandbox):
             _give_to_agent(owned, AGENT_UID, AGENT_GID)
             for socket_path in request.sockets:
                 os.chown(os.path.dirname(socket_path), AGENT_UID, AGENT_GID)
-        argv = [str(self.bwrap), *_namespace_flags(request.network, as_root), *_filesystem_flags(request.tmp)]
+        env = dict(request.env)
+        gpus = None
+        if request.gpus is not None and node_gpus():  # a node with NVIDIA GPUs: only the run's own
+            try:
+                gpus = gpu_mounts(request.gpus)
+            except GpuMappingError as exc:
+                raise SandboxSetupError(f"the run's GPUs cannot be given to its sandbox: {exc}") from exc
+            env["CUDA_VISIBLE_DEVICES"] = gpus.visible
+        argv = [str(self.bwrap), *_namespace_flags(request.network, as_root), *_filesystem_flags(request.tmp, gpus)]
         # Order matters: a later mount covers an earlier one. They go shallowest first, so the
         # most specific rule wins: the workspace (writable) inside the hidden results folder,
         # the hidden harness files inside a read-only shared cache, a read-only path inside a
@@ -323,4 +335,4 @@ class BwrapSandbox(Sandbox):
         # The keeper changes into cwd once it is the agent: bwrap itself, root without
         # capabilities by then, could not enter a workspace that is the agent's (mode 0700).
         argv += ["--chdir", "/", "--", *_keeper_command(as_root, request.cwd), *request.argv]
-        return argv, dict(request.env)
+        return argv, env

@@ -282,6 +282,7 @@ def _run_session(
         hidden=tuple(req.hidden),
         tmp=str(agent_tmp),
         sockets=sockets,
+        gpus=env.get("CUDA_VISIBLE_DEVICES"),  # the actor's, from Ray: the sandbox gets only these
     )
     try:
         popen_argv, popen_env = sandbox.command(request)
