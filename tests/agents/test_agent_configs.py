@@ -65,13 +65,17 @@ def test_reasoning_effort_is_a_codex_knob(tmp_path: Path) -> None:
 
 
 def test_every_agent_composes_with_every_model_and_task(tmp_path: Path) -> None:
+    """Every agent with one model and task, every model × task with one agent, and the real
+    agents with every model (what they are allowed to reach depends on both): the full cube
+    (over a thousand plans once the red team came) took ten minutes and checked nothing more."""
     agents, models, tasks = options("agent"), options("model"), options("task")
     assert set(SPEC_AGENTS) <= set(agents)
-    for agent in agents:
-        for model in models:
-            for task in tasks:
-                plan = build_plan(compose_cfg(f"agent={agent}", f"model={model}", f"task={task}", f"results_dir={tmp_path}"))
-                assert plan.spec.run_id.startswith(f"{agent}__{model}__{task}__")
+    combos = {(agent, "tiny", "arith") for agent in agents}
+    combos |= {("noop", model, task) for model in models for task in tasks}
+    combos |= {(agent, model, "gsm8k") for agent in SPEC_AGENTS for model in models}
+    for agent, model, task in sorted(combos):
+        plan = build_plan(compose_cfg(f"agent={agent}", f"model={model}", f"task={task}", f"results_dir={tmp_path}"))
+        assert plan.spec.run_id.startswith(f"{agent}__{model}__{task}__")
 
 
 def test_the_headline_sweep_lists_both_runs_in_a_dry_run(tmp_path: Path) -> None:
