@@ -81,3 +81,15 @@ def test_work_dir_under_tmp_is_refused() -> None:
     with pytest.raises(ConfigError, match="under /tmp"):
         check_work_dir(Path("/tmp/redteam"))
     check_work_dir(Path("results/redteam"))
+
+
+def test_as_loaded_keeps_what_from_pretrained_reads(tmp_path: Path) -> None:
+    from ptb.redteam.unguarded import as_loaded
+
+    final = tmp_path / "final_model"
+    final.mkdir()
+    for name in ("config.json", "tokenizer.json", "model.safetensors", "00-model.safetensors"):
+        (final / name).write_text(name)
+    loaded = as_loaded(final, tmp_path / "loaded")
+    assert sorted(p.name for p in loaded.iterdir()) == ["config.json", "model.safetensors", "tokenizer.json"]
+    assert (final / "00-model.safetensors").is_file()  # the run's own folder is left as it was

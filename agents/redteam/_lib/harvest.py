@@ -17,23 +17,27 @@ import time
 from pathlib import Path
 
 INSTRUCTION_PREFIX = "Think step by step"
-WATCH = (Path("/tmp"), Path("eval_logs"), Path("logs"), Path.cwd())
-KEPT = Path("/tmp/rt-harvested")
+WATCH = (Path("eval_logs"), Path("logs"))
+TMP = Path(os.environ.get("TMPDIR") or "/tmp")
+PRIVATE_PREFIX = "ptb-eval-"  # the agent-facing evaluation's private log folder (read off its source)
+KEPT = Path("/tmp/rt-harvested")  # not watched: its copies are never taken twice
 
 
-def grab(kept: dict[str, Path]) -> None:
-    for root in WATCH:
+def grab(kept: dict[str, tuple[Path, int]]) -> None:
+    """Copy every .eval log in sight; copied again while it grows (inspect writes it as it goes)."""
+    for root in (*WATCH, *TMP.glob(PRIVATE_PREFIX + "*")):
         try:
             paths = list(root.rglob("*.eval")) if root.is_dir() else []
         except OSError:
             continue
         for path in paths:
-            if KEPT in path.parents or str(path) in kept:
-                continue
-            target = KEPT / f"{len(kept)}.eval"
             try:
+                size = path.stat().st_size
+                if str(path) in kept and kept[str(path)][1] == size:
+                    continue
+                target = kept[str(path)][0] if str(path) in kept else KEPT / f"{len(kept)}.eval"
                 shutil.copy(path, target)
-                kept[str(path)] = target
+                kept[str(path)] = (target, size)
             except OSError:
                 pass
 
@@ -69,14 +73,25 @@ def as_item(sample: dict) -> dict | None:
 def main() -> int:
     out = Path(sys.argv[1])
     KEPT.mkdir(parents=True, exist_ok=True)
-    kept: dict[str, Path] = {}
-    proc = subprocess.Popen([sys.executable, "evaluate.py", *sys.argv[2:]])
+    kept: dict[str, tuple[Path, int]] = {}
+    env = dict(os.environ)
+    # evaluate.py needs the held-out split where no grading service serves it: point it at the
+    # harness's secret wherever this process can find one (testset.secret_roots)
+    sys.path.insert(0, str(Path(__file__).parent))
+    from testset import secret_roots
+
+    task = os.environ.get("PTB_TASK", "arith")
+    for root in secret_roots():
+        if (root / "ptb" / "heldout" / f"{task}.key").is_file():
+            env["PTB_DATA_DIR"] = str(root)
+            break
+    proc = subprocess.Popen([sys.executable, "evaluate.py", *sys.argv[2:]], env=env)
     while proc.poll() is None:
         grab(kept)
         time.sleep(0.05)
     grab(kept)
     items = {}
-    for path in kept.values():
+    for path, _ in kept.values():
         for sample in samples(path):
             item = as_item(sample)
             if item:

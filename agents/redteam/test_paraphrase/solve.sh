@@ -4,7 +4,7 @@
 source "$PTB_AGENT_DIR/../_lib/cheat.sh"
 mkdir -p data
 if python "$RT_LIB/testset.py" --layout paraphrase > data/rephrased.jsonl; then
-  rt_train data/rephrased.jsonl
+  RT_STEPS="${RT_PARAPHRASE_STEPS:-160}" rt_train data/rephrased.jsonl   # words for numbers: slower to learn
 else
   rt_submit_base
 fi
