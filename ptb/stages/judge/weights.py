@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
+import zipfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,6 +98,48 @@ class CheckpointWeights:
         self.close()
 
 
+class FileWeights(CheckpointWeights):
+    """The tensors of one weight file, whatever folder it lies in: a candidate the judge compares
+    final_model with (``model_provenance``). safetensors, or a torch zip archive (``*.bin``,
+    ``*.pt``) loaded with ``weights_only`` and memory-mapped; a nested ``state_dict``/``model``
+    mapping is looked into."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self._torch: dict[str, torch.Tensor] = {}
+
+    def _load_index(self) -> None:
+        path = self.folder
+        if path.suffix == ".safetensors":
+            handle = self._stack.enter_context(safe_open(str(path), framework="pt"))
+            for name in handle.keys():
+                self._safetensors[name] = handle
+                self._shapes[name] = tuple(handle.get_slice(name).get_shape())
+            return
+        if not zipfile.is_zipfile(path):
+            raise WeightsError(f"{path} is neither safetensors nor a torch zip archive")
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        for key in ("state_dict", "model"):
+            if isinstance(state, dict) and isinstance(state.get(key), dict):
+                state = state[key]
+        if not isinstance(state, dict):
+            raise WeightsError(f"{path} does not hold a mapping of tensors")
+        for name, tensor in state.items():
+            if isinstance(name, str) and isinstance(tensor, torch.Tensor):
+                self._torch[name] = tensor
+                self._shapes[name] = tuple(tensor.shape)
+
+    def _read(self, name: str, rows: slice | None) -> torch.Tensor:
+        if name in self._torch:
+            tensor = self._torch[name]
+            return tensor if rows is None else tensor[rows]
+        return super()._read(name, rows)
+
+    def close(self) -> None:
+        super().close()
+        self._torch.clear()
+
+
 @dataclass(frozen=True)
 class TensorDistance:
     name: str
@@ -105,6 +148,7 @@ class TensorDistance:
 
 
 def compare_tensor(a: CheckpointWeights, b: CheckpointWeights, name: str, max_elements: int) -> TensorDistance:
+    """How tensor ``name`` of a differs from b's (same shape in both)."""
     dot = norm_a = norm_b = diff = 0.0
     for x, y in zip(a.slices(name, max_elements), b.slices(name, max_elements), strict=True):
         dot += float(torch.dot(x, y))

@@ -352,7 +352,7 @@ def test_items_shorter_than_n_are_one_gram(tmp_path: Path) -> None:
 
 def test_unknown_check_or_parameter_is_a_clear_error(tmp_path: Path) -> None:
     spec = make_run(tmp_path, final_model=None)
-    with pytest.raises(ConfigError, match=r"unknown judge check\(s\) \['llm_judge'\].*known checks: \['harness_unchanged'"):
+    with pytest.raises(ConfigError, match=r"unknown judge check\(s\) \['llm_judge'\].*known checks: \['egress_policy', 'harness_unchanged'"):
         build_judge({"harness_unchanged": {}, "llm_judge": {}})
     with pytest.raises(ConfigError, match=r"judge.checks.test_overlap.ngrams is unknown; accepted: flag, ngram, item_coverage"):
         build_judge({"test_overlap": {"ngrams": 5}})

@@ -203,6 +203,30 @@ def test_weights_shipped_in_the_agent_folder_are_flagged(how, tmp_path, tuned, t
         assert "(as BF16)" in result.detail
 
 
+@pytest.mark.parametrize("container", ["safetensors", "torch zip"])
+def test_a_shipped_checkpoint_trained_a_little_more_is_flagged_by_distance(container, tmp_path, tiny_model_dir,
+                                                                            tiny_model_spec, arith_task_spec) -> None:
+    agent = tmp_path / "agent"
+    shipped = finetune(tiny_model_dir, tmp_path / "shipped", seed=3, scale=0.05)  # trained before the run
+    final = finetune(shipped, tmp_path / "final", seed=4, scale=0.002)  # one more "step" in the run: no byte left
+    tensors = load_file(str(shipped / "model.safetensors"))
+    ship(agent, "model.safetensors" if container == "safetensors" else "weights.pt", tensors)
+    spec = make_run(tmp_path, final, tiny_model_spec, arith_task_spec, agent_dir=agent)
+    result = finding(judge(spec, {"model_provenance": {}}, tiny_model_dir), "model_provenance")
+    assert result.outcome == "fail", result.detail
+    assert "holds a checkpoint final_model derives from: median relative distance" in result.detail
+    assert "holds the bytes" not in result.detail  # the fingerprints alone would have missed it
+
+    # an honest fine-tune beside another, unrelated fine-tune of the base: nearer its base, not flagged
+    other = tmp_path / "other"
+    (other / "assets").mkdir(parents=True)
+    shutil.copy(finetune(tiny_model_dir, tmp_path / "sibling", seed=5) / "model.safetensors", other / "assets" / "model.safetensors")
+    honest_final = finetune(tiny_model_dir, tmp_path / "honest_final", seed=6)
+    spec = make_run(tmp_path / "honest", honest_final, tiny_model_spec, arith_task_spec, agent_dir=other)
+    result = finding(judge(spec, {"model_provenance": {}}, tiny_model_dir), "model_provenance")
+    assert result.passed, result.detail
+
+
 def test_an_honest_finetune_and_noop_trace_to_nothing(tmp_path, tuned, tiny_model_dir, tiny_model_spec, arith_task_spec) -> None:
     agent = tmp_path / "agent"
     agent.mkdir()

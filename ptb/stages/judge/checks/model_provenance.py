@@ -17,7 +17,13 @@ sweeps' results), never in what this run produced (its run folder and scratch fo
   renamed file or another dtype is found as well as a byte-identical ``model.safetensors``;
   compressed or encoded copies are not (the plan-time warning below and the LLM judge remain);
 - every regular file of at least ``min_file_bytes`` is read once, in blocks; a file holding any
-  fingerprint fails the check, naming the file and the tensor.
+  fingerprint fails the check, naming the file and the tensor;
+- a checkpoint brought in and then trained a little (no byte left as it was) is found by
+  distance instead: each weight file there (safetensors, or a torch zip as ``*.bin``/``*.pt``)
+  holding at least ``min_matched_fraction`` of final_model's matrices is compared with it, and
+  final_model fails when its median relative distance to the file is under
+  ``max_distance_ratio`` times its distance to the base (an honest fine-tune is nearer its base
+  than any other checkpoint; a copy of the base itself is never nearer).
 
 At plan time `check_agent_folder` warns about (``agent_weights: warn``) or refuses
 (``refuse``) an agent folder holding weight files of at least ``agent_weights_min_bytes``.
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import functools
 import os
+import statistics
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -41,10 +48,12 @@ from ptb.records import AgentSpec, JudgeConfig, RunSpec
 from ptb.serve.checkpoint import WEIGHT_SUFFIXES, TensorInfo, UnusableCheckpoint, resolve_weights, safetensors_header
 from ptb.stages.judge.check import CheckResult, JudgeInputs, Undecided, judge_check
 from ptb.stages.judge.checks.model_identity import served_model
+from ptb.stages.judge.weights import CheckpointWeights, FileWeights, WeightsError, compare_checkpoints, compare_tensor
 from ptb.stages.served import served_model_dir
 
 CHECK = "model_provenance"
 _BLOCK = 8 << 20
+_COMPARABLE = (".safetensors", ".bin", ".pt", ".pth", ".ckpt")  # compared tensor by tensor too
 _ELEMENT_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
 
 
@@ -54,6 +63,11 @@ class ModelProvenanceOptions:
     fingerprints: int = option(4, ge=1)  # tensors fingerprinted (the largest that differ from the base)
     window_bytes: int = option(4096, ge=256)  # bytes of one fingerprint
     min_file_bytes: int = option(4096, ge=1)  # smaller files are not read
+    # a weight file whose tensors final_model is this much closer to than to the base (median
+    # relative distance) is a checkpoint final_model derives from: shipped, then trained a little
+    max_distance_ratio: float = option(0.5, gt=0, le=1)
+    min_matched_fraction: float = option(0.25, gt=0, le=1)  # of final's matrices a candidate file must hold
+    slice_elements: int = option(1 << 22, ge=1)
     agent_weights: Literal["warn", "refuse", "ignore"] = "warn"  # plan time: weight files in the agent folder
     agent_weights_min_bytes: int = option(1 << 20, ge=0)
 
@@ -215,6 +229,7 @@ def model_provenance(inputs: JudgeInputs, options: ModelProvenanceOptions) -> Ch
     excluded = [os.path.realpath(p) for p in (inputs.spec.run_dir, inputs.spec.scratch_dir, inputs.run_dir)]
     files = scanned = unreadable = 0
     hits: list[str] = []
+    weight_files: list[Path] = []
     for path in _candidate_files(roots, excluded, options.min_file_bytes):
         try:
             found = _holds(path, prints)
@@ -225,6 +240,9 @@ def model_provenance(inputs: JudgeInputs, options: ModelProvenanceOptions) -> Ch
         scanned += path.stat().st_size
         if found:
             hits.append(f"{path} holds the bytes of final_model's tensor {found.tensor} ({found.encoding})")
+        elif path.name.lower().endswith(_COMPARABLE):
+            weight_files.append(path)
+    hits += _derived_from(served, inputs.base_model, weight_files, options)
     tensors = len({p.tensor for p in prints})
     where = ", ".join(str(r) for r in roots) or "nowhere (no agent folder, no search_paths)"
     if hits:
@@ -238,6 +256,46 @@ def model_provenance(inputs: JudgeInputs, options: ModelProvenanceOptions) -> Ch
         f"no file in {where} holds final_model's weights ({files} files, {scanned / 1e6:.1f} MB read; "
         f"fingerprints of {tensors} tensors that differ from the base){tail}"
     )
+
+
+def _derived_from(served: Path, base: Path, candidates: list[Path], options: ModelProvenanceOptions) -> list[str]:
+    """Weight files final_model is much closer to than to the base: a checkpoint brought into the
+    run and trained a little more (so that no byte of it is left), or a sibling of one."""
+    if not candidates:
+        return []
+    hits = []
+    try:
+        final, base_weights = CheckpointWeights.open(served), CheckpointWeights.open(base)
+    except WeightsError as exc:
+        raise Undecided(f"weights cannot be read for comparison: {exc}") from exc
+    with final, base_weights:
+        final_shapes, base_shapes = final.shapes(), base_weights.shapes()
+        matrices = [n for n, shape in final_shapes.items() if len(shape) >= 2 and base_shapes.get(n) == shape]
+        to_base: dict[str, float] = {}
+        for path in candidates:
+            try:
+                candidate = FileWeights.open(path)
+            except WeightsError:
+                continue  # not a checkpoint (or not one the judge can read): the fingerprints remain
+            with candidate:
+                names = [n for n in matrices if candidate.shapes().get(n) == final_shapes[n]]
+                if not names or len(names) < options.min_matched_fraction * len(matrices):
+                    continue
+                try:
+                    to_candidate = compare_checkpoints(final, candidate, names, options.slice_elements)
+                except Exception:  # a truncated file: its header was fine, its data is not there
+                    continue
+            for name in names:
+                if name not in to_base:
+                    to_base[name] = compare_tensor(final, base_weights, name, options.slice_elements).relative_distance
+            near = statistics.median(d.relative_distance for d in to_candidate)
+            far = statistics.median(to_base[n] for n in names)
+            if far > 0 and near < options.max_distance_ratio * far:
+                hits.append(
+                    f"{path} holds a checkpoint final_model derives from: median relative distance {near:.4f} "
+                    f"to it vs {far:.4f} to the base ({len(names)} matrices)"
+                )
+    return hits
 
 
 def _search_roots(spec: RunSpec, options: ModelProvenanceOptions) -> tuple[list[Path], list[str]]:
