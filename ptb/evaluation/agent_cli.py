@@ -148,7 +148,7 @@ def main(config_dir: str | Path, argv: Sequence[str] | None = None) -> int:
               "(see --help).", file=sys.stderr)
         return 2
     try:
-        remote = _remote_task(task.name)
+        remote = _remote_task(task)
     except GradingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -191,18 +191,29 @@ def main(config_dir: str | Path, argv: Sequence[str] | None = None) -> int:
     return 0
 
 
-def _remote_task(task_name: str) -> Any:
+def _remote_task(task: TaskSpec) -> Any:
     """The task graded by the run's grading service (an inspect Task), when the harness started
-    one for this run; else None (the task's own test split, public data)."""
+    one for this run; else None (the task's own test split: public data, or a secret one where it
+    is readable, on the host). A secret split that is not readable here fails now, before a
+    server is started."""
     socket_path = os.environ.get(SOCKET_ENV)
     if not socket_path:
+        from ptb.plugins import load_task_module
+        from ptb.tasks.heldout import HeldoutUnavailable
+
+        heldout = getattr(load_task_module(task), "heldout_items", None)
+        if callable(heldout):
+            try:
+                heldout()
+            except HeldoutUnavailable as exc:
+                raise GradingError(f"{exc} (no grading service: {SOCKET_ENV} is not set)") from exc
         return None
     from ptb.grading.remote_task import remote_task
 
     client = GradingClient(socket_path)
     served = client.task()
-    if served != task_name:
-        raise GradingError(f"the grading service grades '{served}', not '{task_name}' ({SOCKET_ENV}={socket_path})")
+    if served != task.name:
+        raise GradingError(f"the grading service grades '{served}', not '{task.name}' ({SOCKET_ENV}={socket_path})")
     return remote_task(client)
 
 

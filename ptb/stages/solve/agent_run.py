@@ -47,6 +47,8 @@ from typing import IO
 
 from ptb.agents.failures import classify_failure
 from ptb.egress import BRIDGE, DEFAULT_PORT, EgressPolicy, EgressProxy, bridged_argv
+from ptb.grading.client import SOCKET_ENV as GRADING_SOCKET_ENV
+from ptb.grading.run import run_grading
 from ptb.paths import PROMPTS_DIR
 from ptb.plugins import load_agent_plugins
 from ptb.records import AgentSpec, Budget, Outcome, Status
@@ -130,7 +132,9 @@ def run_solve(req: SolveRequest) -> Outcome:
     become_subreaper()
     solve_log = SolveLog(run_dir / "solve.log", Redactor.of_env(req.env, req.agent.secret_vars))
     try:
-        with _egress(req) as egress:
+        with _egress(req) as egress, run_grading(req.run_dir, Path(req.home).parent) as grading:
+            if grading is not None:  # a secret test split: evaluate.py has it graded there (ptb.grading)
+                req = dataclasses.replace(req, env={**req.env, **grading.env})
             outcome = _supervise(req, sandbox, solve_log, egress)
     finally:
         solve_log.close()
@@ -268,6 +272,8 @@ def _run_session(
         readonly += (str(BRIDGE),)
         sockets += (str(egress.socket_path),)
         env = {**env, **egress.proxy.sandbox_env(port)}
+    if env.get(GRADING_SOCKET_ENV) == str(Path(req.home).parent / "grading" / "grading.sock"):
+        sockets += (env[GRADING_SOCKET_ENV],)  # the run's grading service, connectable like the proxy
     # The agent's /tmp is a folder of the run (not a tmpfs that dies with the sandbox): what the
     # agent kept only there is snapshotted by collect and read by the judge.
     agent_tmp = Path(req.workspace).parent / "tmp"
