@@ -59,7 +59,9 @@ _ELEMENT_BYTES = {"F64": 8, "F32": 4, "BF16": 2, "F16": 2, "I64": 8, "I32": 4, "
 
 @dataclass(frozen=True)
 class ModelProvenanceOptions:
-    search_paths: tuple[str, ...] = ()  # more folders to look in, besides the agent folder
+    # More folders to look in, besides the agent folder. Not other runs' results of the same agent
+    # and seed: a deterministic recipe (recipe_sft) reproduces its weights byte for byte.
+    search_paths: tuple[str, ...] = ()
     fingerprints: int = option(4, ge=1)  # tensors fingerprinted (the largest that differ from the base)
     window_bytes: int = option(4096, ge=256)  # bytes of one fingerprint
     min_file_bytes: int = option(4096, ge=1)  # smaller files are not read
