@@ -6,7 +6,7 @@ every similarity test: it *is* a fine-tune of the base. What gives it away is th
 already exist somewhere the run did not write. So the check takes fingerprints of the served
 weights (`ptb.stages.served`) and looks for them in the agent folder (``spec.agent.path``) and in
 ``search_paths`` (more places a user knows checkpoints may sit: shared model folders, other
-sweeps' results), never in what this run produced (its run folder and scratch folder):
+agents' outputs), never in what this run produced (its run folder and scratch folder):
 
 - a fingerprint is ``window_bytes`` of a tensor's raw data, taken where the tensor differs from
   the base model's (a window equal to the base would point at the base model, which the run
