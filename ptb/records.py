@@ -469,6 +469,9 @@ class Metrics:
     attempts: tuple[Attempt, ...]
     log_dir: str | None = None  # inspect logs (inspect view works on them)
     reason: str | None = None  # why there is no score
+    # names the test split evaluated on (a hash, not the items; ptb.tasks.heldout): None for a
+    # task whose test split is public and fixed
+    split_fingerprint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -25,9 +25,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
+from ptb.baseline.store import set_aside
 from ptb.errors import ConfigError
 from ptb.plan import build_settings, check_job, check_shared_settings
 from ptb.records import Metrics, ModelSpec, TaskSpec
+from ptb.tasks.heldout import task_split_fingerprint
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,7 @@ def checkpoint_of(job: BaselineJob) -> Path:
 
 
 def _set_aside(folder: Path) -> None:
-    if folder.exists():
-        folder.rename(folder.with_name(f"{folder.name}.old-{int(time.time())}"))
+    set_aside(folder)
 
 
 def measure_all(configs: list[DictConfig], out=None) -> list[int]:
@@ -105,7 +106,9 @@ def measure_all(configs: list[DictConfig], out=None) -> list[int]:
         try:
             if job.force:
                 _set_aside(meter.store.folder(job.kind, job.model.name, job.task.name))
-            elif (stored := meter.store.read(job.kind, job.model.name, job.task.name)) is not None:
+            elif (stored := meter.store.read(job.kind, job.model.name, job.task.name)) is not None and (
+                stored.split_fingerprint == task_split_fingerprint(job.task)  # else another split: measured again
+            ):
                 return stored, "stored earlier", 0.0
             metrics = meter.metrics(job.kind, job.model, job.task, checkpoint_of(job))
             return metrics, "measured", time.monotonic() - started

@@ -14,10 +14,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from ptb.baseline.store import BaselineScore, BaselineStore
+from ptb.baseline.store import BaselineScore, BaselineStore, set_aside
 from ptb.evaluation import EvalPool, EvalRequest
 from ptb.io import write_record
 from ptb.records import Metrics, ModelSpec, TaskSpec
+from ptb.tasks.heldout import task_split_fingerprint
 
 
 class BaselineMeter:
@@ -39,8 +40,10 @@ class BaselineMeter:
         folder = self.store.folder(kind, model.name, task.name)
         with self._lock(folder):
             stored = self.store.read(kind, model.name, task.name)
-            if stored is not None:
+            if stored is not None and stored.split_fingerprint == task_split_fingerprint(task):
                 return stored
+            if stored is not None:  # measured on another held-out split (another secret): not comparable
+                set_aside(folder)
             metrics = self._pool.evaluate(EvalRequest.final(model, task, model_path, folder / "eval"))
             write_record(folder / "metrics.json", metrics)
             return metrics

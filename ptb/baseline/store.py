@@ -10,10 +10,14 @@ stored where every sweep of the results folder and the leaderboard find them:
 `python -m ptb.baseline` measures them without any agent; a run measures its base score on
 first need (`ptb.baseline.meter`). Where no measured score exists, `BaselineStore.score` falls
 back to the published reference table (`ptb.baseline.reference`) and says which source it used.
+A measurement names the test split it was made on (``split_fingerprint``, `ptb.tasks.heldout`):
+one made on another held-out split (another installation's secret) is measured again, the old
+one set aside, so a run's base score is always on its own test split.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -23,6 +27,12 @@ from ptb.io import read_record
 from ptb.records import Metrics
 
 Source = Literal["measured", "reference"]
+
+
+def set_aside(folder: Path) -> None:
+    """Move an old measurement out of the way (never deleted): <folder>.old-<time>."""
+    if folder.exists():
+        folder.rename(folder.with_name(f"{folder.name}.old-{int(time.time())}"))
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ from ptb.evaluation.ladder import evaluate_with_ladder
 from ptb.paths import PROJECT_ROOT
 from ptb.records import Metrics, ModelSpec, TaskSpec
 from ptb.serve.launch import ServerHandle, start_server
+from ptb.tasks.heldout import task_split_fingerprint
 
 # Variables every worker must see even on a cluster whose raylets were started elsewhere.
 PASSED_ENV = (
@@ -140,7 +141,7 @@ class EvalWorker:
 
         self.evaluations += 1
         metrics = evaluate_with_ladder(run_once, req.task.ladder)
-        return dataclasses.replace(metrics, log_dir=str(out_dir))
+        return dataclasses.replace(metrics, log_dir=str(out_dir), split_fingerprint=task_split_fingerprint(req.task))
 
     def stats(self) -> dict[str, Any]:
         return {

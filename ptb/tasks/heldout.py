@@ -25,6 +25,7 @@ import re
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from ptb.data import harness_files_root
 
@@ -97,3 +98,12 @@ def fingerprint(parts: Iterable[str]) -> str:
         digest.update(len(data).to_bytes(8, "big"))
         digest.update(data)
     return "sha256:" + digest.hexdigest()[:16]
+
+
+def task_split_fingerprint(task: Any) -> str | None:
+    """The fingerprint of a task's test split, where its module names one (``split_fingerprint()``:
+    a generated, secret split); None for a public, fixed one. Recorded in every metrics.json."""
+    from ptb.plugins import load_task_module
+
+    fn = getattr(load_task_module(task), "split_fingerprint", None)
+    return str(fn()) if callable(fn) else None

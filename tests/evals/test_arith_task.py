@@ -123,9 +123,10 @@ def test_write_agent_context_writes_only_the_train_split(arith_module, tmp_path)
     assert not any(r["question"] in test_questions for r in rows)
 
 
-def test_arith_limit_smoke_through_the_evaluation_pool(eval_pool, tiny_model_dir, tmp_path):
+def test_arith_limit_smoke_through_the_evaluation_pool(eval_pool, tiny_model_dir, tmp_path, arith_module):
     from eval_smoke import compose_task, smoke_evaluate
 
     metrics = smoke_evaluate(eval_pool, compose_task("arith"), tiny_model_dir, tmp_path / "eval", limit=3)
     assert metrics.score is not None and metrics.samples == 3, metrics
     assert list((tmp_path / "eval").glob("*.eval")), "the inspect log is kept"
+    assert metrics.split_fingerprint == arith_module.split_fingerprint()  # names the secret split
