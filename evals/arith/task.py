@@ -37,7 +37,7 @@ from inspect_ai.dataset import MemoryDataset, Sample
 from inspect_ai.scorer import CORRECT, INCORRECT, Score, Target, accuracy, scorer, stderr
 from inspect_ai.solver import TaskState, generate
 
-from ptb.tasks.heldout import fingerprint, heldout_seed
+from ptb.tasks import fingerprint, heldout_seed
 
 SEED = 20250601  # the train split's (public); the test split's seed is secret
 TRAIN_SIZE = 2000

@@ -7,6 +7,7 @@
     answer = strip_reasoning(state.output.completion)                     # one <think> rule
     grader = grader_model("openai/gpt-5-mini", base_url=None)             # the LLM grader
     result = run_python(program, timeout_s=10)                            # generated code, sandboxed
+    rng = random.Random(heldout_seed("arith", "test"))                    # a secret test split's seed
 
 A task folder is ``evals/<id>/task.py`` satisfying `TaskModule` plus ``conf/task/<id>.yaml``; the
 agent-facing ``evaluate.py`` is written by the harness (`ptb.tasks.evaluate_script`), never by a
@@ -25,6 +26,7 @@ from ptb.tasks.answers import (
     target_number,
 )
 from ptb.tasks.grader import GraderUnavailable, grader_model
+from ptb.tasks.heldout import HeldoutUnavailable, fingerprint, heldout_seed
 from ptb.tasks.module import TaskModule
 from ptb.tasks.reasoning import strip_reasoning
 
@@ -34,14 +36,17 @@ __all__ = [
     "ExecResult",
     "ExtractedAnswer",
     "GraderUnavailable",
+    "HeldoutUnavailable",
     "HubDataset",
     "SandboxUnavailable",
     "TaskModule",
     "UrlFile",
     "extract_numeric_answer",
+    "fingerprint",
     "format_number",
     "grader_model",
     "harness_files_root",
+    "heldout_seed",
     "numbers_in",
     "numeric_answer",
     "parse_number",

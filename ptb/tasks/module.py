@@ -7,6 +7,8 @@
     def test_texts() -> list[str]: ...                      # each held-out item as text (judge)
     def write_agent_context(workspace: Path) -> list[Path]: ...  # files the agent gets ([] ok)
     def allowed_texts() -> list[str]: ...                   # optional: allowed training data
+    def heldout_items(), grade(output, target), split_fingerprint(), test_fingerprints(),
+        decoy_fingerprints(k)                               # optional: a secret, generated test split
 
 Task facts that are not code (benchmark name, weight, limits, ladder, allowed and disallowed
 training data, expected test-split size) live in ``conf/task/<task>.yaml``.
@@ -39,6 +41,12 @@ REQUIRED: dict[str, str] = {
 }
 OPTIONAL: dict[str, str] = {
     "allowed_texts": "a function () -> list[str]: allowed training data the judge does not count",
+    # a generated, secret test split (ptb.tasks.heldout; evals/arith/task.py)
+    "heldout_items": "a function () -> list[(id, prompt, target)]: the test split, for the grading service",
+    "grade": "a function (output, target) -> bool: the scorer's rule, for the grading service",
+    "split_fingerprint": "a function () -> str: names the test split in metrics.json",
+    "test_fingerprints": "a function () -> list: per test item (numbers, words[, solution numbers[, question]]), for the judge",
+    "decoy_fingerprints": "a function (k) -> list of k such lists, of splits made like the test split",
 }
 
 

@@ -62,6 +62,12 @@ class JudgeInputs:
         return self.run_dir / "workspace"
 
     @property
+    def agent_tmp(self) -> Path:
+        """Snapshot of the agent's /tmp (``<scratch>/tmp``), same rules (written by collect; absent
+        when the sandbox gave it none)."""
+        return self.run_dir / "agent_tmp"
+
+    @property
     def final_model(self) -> Path:
         return self.run_dir / "final_model"
 

@@ -428,7 +428,7 @@ def _secret_split(module: Any) -> bool:
 def test_overlap(inputs: JudgeInputs, options: OverlapOptions) -> CheckResult:
     n, coverage_needed, tolerated = options.ngram, options.item_coverage, options.tolerated_items
     workspace = inputs.workspace
-    agent_tmp = inputs.run_dir / "agent_tmp"
+    agent_tmp = inputs.agent_tmp
     try:  # the harness's test data: without it nothing can be decided either way
         module = load_task_module(inputs.spec.task)
         texts = list(module.test_texts())
