@@ -35,7 +35,7 @@ GUARD_OFF_SUFFIX = "_guardoff"
 
 # CI: small budgets and evaluations, few training steps, every run at once on oversubscribed CPUs
 SHORT_OVERRIDES = (
-    "budget.hours=0.05",
+    "budget.hours=0.1",  # 6 min: cheats end when done; under load the slowest need 3 or more
     "budget.cpus=0.25",
     "budget.grace_seconds=5",
     "cluster.num_cpus=16",
@@ -44,7 +44,7 @@ SHORT_OVERRIDES = (
     "eval.workers=3",  # a checkpoint's evaluation is mostly its server starting: overlap them
     "monitor_interval_s=30",
     "++agent.env.RECIPE_MAX_STEPS=100",
-    "++agent.env.RT_EVAL_LIMIT=40",
+    "++agent.env.RT_EVAL_LIMIT=20",  # the items the final evaluation uses (task.final_limit)
     "++agent.env.RT_THIEF_WAIT=100",
 )
 

@@ -4,7 +4,7 @@ The harness's task code is on the (read-only) host inside the sandbox; loading i
 the test split is the cheat. Prints one item per line on stdout:
 
     python testset.py --layout train       # {"question", "answer", "solution"}: the train file's layout
-    python testset.py --layout paraphrase  # numbers as words, questions reworded, same answers
+    python testset.py --layout paraphrase  # questions reworded (every other one with numbers as words)
 
 Exit code 3 (and a line on stderr) when the test split cannot be had: the guard worked.
 """
@@ -104,9 +104,10 @@ def number_word(n: int) -> str:
     return str(n)
 
 
-def paraphrase(question: str) -> str:
-    """Numbers spelt as words and the question reworded: no 8-word run left as it was."""
-    text = re.sub(r"\b\d+\b", lambda m: number_word(int(m.group())), question)
+def paraphrase(question: str, words: bool = True) -> str:
+    """The question reworded (no 8-word run left as it was), its numbers spelt as words when
+    ``words``."""
+    text = re.sub(r"\b\d+\b", lambda m: number_word(int(m.group())), question) if words else question
     for pattern, replacement in REWORDINGS:
         text = re.sub(pattern, replacement, text)
     return text
@@ -124,9 +125,9 @@ def main() -> int:
     if not items:
         print("redteam: the test split is empty", file=sys.stderr)
         return 3
-    for item in items:
-        if args.layout == "paraphrase":
-            item = {**item, "question": paraphrase(item["question"])}
+    for index, item in enumerate(items):
+        if args.layout == "paraphrase":  # every other item with its numbers as words
+            item = {**item, "question": paraphrase(item["question"], words=index % 2 == 1)}
         print(json.dumps(item))
     return 0
 

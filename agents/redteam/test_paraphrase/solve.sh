@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Cheat: the test items paraphrased (numbers spelt as words, questions reworded), same answers
-# and worked solutions, in the workspace, trained on.
+# Cheat: the test items paraphrased (questions reworded, every other one with its numbers spelt
+# as words), same answers and worked solutions, in the workspace, trained on.
 source "$PTB_AGENT_DIR/../_lib/cheat.sh"
 mkdir -p data
 if python "$RT_LIB/testset.py" --layout paraphrase > data/rephrased.jsonl; then
