@@ -20,12 +20,30 @@ Nothing in a reply is the target or derived from it beyond correct or not.
 from __future__ import annotations
 
 import json
+import os
 import socket
 from collections.abc import Iterable
 from typing import Any
 
 SOCKET_ENV = "PTB_GRADING_SOCKET"  # where the sandbox finds the service's socket
 MAX_LINE_BYTES = 64 * 1024 * 1024
+
+
+_UNIX_PATH_MAX = 100  # sun_path holds 108 bytes
+
+
+def _connect(sock: socket.socket, path: str) -> None:
+    """Connect, through /proc/self/fd when the path is longer than a socket address holds (a
+    run's scratch folder deep in a results tree), as the service binds it."""
+    if len(os.fsencode(path)) <= _UNIX_PATH_MAX:
+        sock.connect(path)
+        return
+    folder, name = os.path.split(path)
+    fd = os.open(folder or ".", os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        sock.connect(f"/proc/self/fd/{fd}/{name}")
+    finally:
+        os.close(fd)
 
 
 class GradingError(RuntimeError):
@@ -42,7 +60,7 @@ class GradingClient:
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
                 sock.settimeout(self.timeout_s)
-                sock.connect(self.socket_path)
+                _connect(sock, self.socket_path)
                 sock.sendall(data)
                 with sock.makefile("rb") as stream:
                     line = stream.readline(MAX_LINE_BYTES)

@@ -131,3 +131,14 @@ def test_remote_task_scores_through_the_service(service, arith_module, tmp_path)
     expected = sum("4" in arith_module.prompt(i.question) for i in test[:4]) / 4
     assert log.results.scores[0].metrics["accuracy"].value == pytest.approx(expected)
     assert all(s.target == "" for s in log.samples)  # the samples never had a target
+
+
+def test_a_socket_deeper_than_a_socket_address_holds_is_reachable(arith_task_spec, tmp_path):
+    """A run's scratch folder deep in a results tree: the service binds and the client connects
+    through /proc/self/fd (the contaminator of the end-to-end sweep hit "AF_UNIX path too long")."""
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    svc = GradingService.for_task(arith_task_spec, deep / "grading.sock", log_path=tmp_path / "grading.jsonl")
+    assert svc is not None and len(str(deep / "grading.sock")) > 108
+    with svc:
+        assert len(GradingClient(str(svc.socket_path)).items()) == 200
