@@ -51,7 +51,7 @@ def test_help_shows_the_task_defaults_and_a_missing_model_is_a_clear_error(works
 
 
 @pytest.mark.slow
-def test_evaluates_final_model_and_writes_json(workspace, tiny_model_dir):
+def test_evaluates_final_model_and_writes_json(workspace, tiny_model_dir, arith_module):
     shutil.copytree(tiny_model_dir, workspace / "final_model")
     done = _run(workspace, "--json-output-file", "result.json", "--max-tokens", "12", "--backend", "auto")
     assert done.returncode == 0, done.stdout + done.stderr
@@ -62,6 +62,12 @@ def test_evaluates_final_model_and_writes_json(workspace, tiny_model_dir):
     assert result["backend"] == "hf"  # no CUDA here
     assert Path(result["log_file"]).is_file() and Path(result["log_file"]).parent == workspace / "eval_logs"
     assert (workspace / "eval_logs" / "server.log").is_file()
+    # scores, not solutions: inspect's log (targets, worked solutions, replies) is not left here
+    assert not list(workspace.rglob("*.eval"))
+    items = json.loads(Path(result["log_file"]).read_text())["items"]
+    assert len(items) == 5 and all(set(i) == {"id", "epoch", "score"} for i in items)
+    texts = "".join(p.read_text(errors="replace") for p in (workspace / "eval_logs").iterdir() if p.is_file())
+    assert not any(item.solution in texts for item in arith_module.items("test")[:5])
 
 
 def test_auto_backend_says_when_a_gpu_has_no_vllm(monkeypatch):
