@@ -22,10 +22,6 @@ from ptb.grading.client import SOCKET_ENV
 from ptb.grading.service import GradingService
 
 
-class GradingUnavailable(RuntimeError):
-    """The run needs a grading service and it could not start (the harness's side: infrastructure)."""
-
-
 @dataclass(frozen=True)
 class GradingSocket:
     socket_path: Path
@@ -49,7 +45,11 @@ def run_grading(run_dir: str | os.PathLike[str], scratch: str | os.PathLike[str]
         if service is not None:
             service.start()
     except Exception as exc:  # the secret or the task module unreadable on this node, a socket error
-        raise GradingUnavailable(f"the grading service of {run_dir} could not start: {type(exc).__name__}: {exc}") from exc
+        # the harness's side, not the agent's: retried like a lost worker (imported here: the
+        # solve stage imports this module)
+        from ptb.stages.solve.agent_run import SolveInfraError
+
+        raise SolveInfraError(f"the grading service of {run_dir} could not start: {type(exc).__name__}: {exc}") from exc
     if service is None:
         yield None
         return

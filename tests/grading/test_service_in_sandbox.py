@@ -54,3 +54,17 @@ def test_the_sandboxed_agent_reaches_the_service_but_not_the_secret(tmp_path, ar
     graded = [json.loads(x) for x in (run_dir / "grading.jsonl").read_text().splitlines()]
     assert [g["id"] for g in graded] == ["test-0", "test-1"]
     assert not (tmp_path / "grading" / "grading.sock").exists()  # stopped with the solve
+
+
+def test_a_service_that_cannot_start_is_infrastructure(tmp_path):
+    from ptb.grading.run import run_grading
+    from ptb.stages.solve import SolveInfraError
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "spec.yaml").write_text("spec: {}\n")  # the harness's own record broken
+    with pytest.raises(SolveInfraError, match="grading service"):
+        with run_grading(tmp_path / "run", tmp_path):
+            pass
+    (tmp_path / "run" / "spec.yaml").unlink()  # no record at all: nothing to grade
+    with run_grading(tmp_path / "run", tmp_path) as grading:
+        assert grading is None
