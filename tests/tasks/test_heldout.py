@@ -7,7 +7,6 @@ import os
 import random
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -103,15 +102,15 @@ def test_fingerprint_names_a_sequence_without_holding_it():
 
 
 def test_no_test_question_is_in_the_project_folder(arith_module):
-    """Nothing the agent can read (the project folder, visible read-only in the sandbox) holds a
-    test question: not evals/, not the tests, not a cache the harness left there."""
+    """Nothing of the project (what a clone holds; the folder is visible read-only in the sandbox)
+    holds a test question: not evals/, not the tests, not a fixture."""
     questions = [i.question for i in arith_module.items("test")[:50]]
-    skip = {".git", ".venv", ".cache", "node_modules", "__pycache__", "results", "outputs", "multirun"}
-    for root, dirs, files in os.walk(PROJECT_ROOT):
-        dirs[:] = [d for d in dirs if d not in skip]
-        for name in files:
-            path = Path(root) / name
-            if path.suffix not in {".py", ".json", ".jsonl", ".txt", ".md", ".yaml", ".csv"} or path.stat().st_size > 5_000_000:
-                continue
-            text = path.read_text(errors="replace")
-            assert not any(q in text for q in questions), path
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=PROJECT_ROOT,
+                            capture_output=True, text=True, check=True).stdout.splitlines()
+    assert len(listed) > 50
+    for rel in listed:
+        path = PROJECT_ROOT / rel
+        if not path.is_file() or path.stat().st_size > 5_000_000:
+            continue
+        text = path.read_bytes().decode("utf-8", errors="replace")
+        assert not any(q in text for q in questions), path
