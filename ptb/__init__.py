@@ -42,7 +42,7 @@ Shared machinery
                       client.py in the sandbox, remote_task.py for evaluate.py, run.py for the solve stage)
     serve/            OpenAI-compatible servers: backends (hf, vllm), tool-call parsers, guard,
                       checkpoint.py (the one rule on which files of a checkpoint are its weights)
-    sandbox/          bubblewrap / none / auto, and code_exec for generated code
+    sandbox/          bubblewrap (unprivileged agent, seccomp, own GPUs) / none / auto; code_exec for generated code
     egress/           the per-run egress proxy (proxy, bridge, records), its policy (policy.py: forbidden
                       models on the Hub, other vendors' LLM APIs; sniff.py) and the Hub's TLS (tls.py: per-run CA)
     models/           base models: the Hub, or built by ptb (tiny)
