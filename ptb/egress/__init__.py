@@ -16,7 +16,8 @@ How a run uses it::
         request = SandboxRequest(
             argv=tuple(bridged_argv(os.path.realpath(sys.executable), str(BRIDGE),
                                     str(socket_path), DEFAULT_PORT, agent_argv)),
-            readonly=(..., str(BRIDGE), str(socket_path.parent)),
+            readonly=(..., str(BRIDGE)),
+            sockets=(str(socket_path),),               # its folder mounted read-only, connectable
             env={**agent_env, **proxy_env(DEFAULT_PORT)},
             network=False,                                # keep --unshare-net
             ...)
@@ -27,8 +28,9 @@ Facts this rests on:
 - The socket's folder may be bind-mounted read-only: connect() on a Unix socket needs write
   permission on the socket file, which a read-only mount does not take away (checked on Linux,
   as root and as an unprivileged user in a user namespace). Read-only is better: the agent
-  cannot replace the socket. The folder is created 0700 and the socket 0600: the sandbox runs as
-  the same uid, other users of the node stay out.
+  cannot replace the socket. The folder is created 0700 and the socket 0600; where the agent runs
+  as another uid (the harness is root) the sandbox gives both to that uid (``sockets=``), and
+  other users of the node stay out.
 - The bridge runs between keeper.py and the agent (keeper → bridge → agent), so the agent's
   first request finds it listening. It exits right after its child, with the child's exit code;
   it never forwards SIGTERM (the harness signals the whole tree; a second SIGTERM would hurt
