@@ -92,7 +92,8 @@ SEMANTIC = [
     ("+colour=red", "colour is not a ptb setting"),
     ("agent.name=a/b", "agent.name='a/b' is invalid"),
     ("agent.path=/nonexistent/folder", "has no solve.sh"),
-    ("agent.trace_format=claude_stream_jsn", "agent.trace_format='claude_stream_jsn' is unknown; accepted: ['plain'"),
+    # the accepted list also names the formats of agent folders loaded so far ('claude_stream_json', ...)
+    ("agent.trace_format=claude_stream_jsn", "agent.trace_format='claude_stream_jsn' is unknown; accepted: ["),
     ("agent.env_passthrough=[NOT-A-VAR]", "agent.env_passthrough[0]='NOT-A-VAR' is invalid: expected the name of an environment variable"),
     ("+agent.env.BAD-NAME=1", "agent.env (the variable 'BAD-NAME')="),
     ("+agent.envs={}", "agent.envs is unknown; accepted: name, scaffold, path, model, cli, key_env, base_url, reasoning_effort, reprompt"),

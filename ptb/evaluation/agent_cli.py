@@ -137,7 +137,11 @@ def _with_grader(task: TaskSpec, args: argparse.Namespace) -> TaskSpec:
 def main(config_dir: str | Path, argv: Sequence[str] | None = None) -> int:
     # The agent's evaluate.py runs inside the agent's sandbox: generated code (humaneval) runs
     # there too, not in a nested one the sandbox forbids (see trust_enclosing_sandbox).
-    trust_enclosing_sandbox("the agent-facing evaluate.py runs inside the agent's sandbox")
+    with trust_enclosing_sandbox("the agent-facing evaluate.py runs inside the agent's sandbox"):
+        return _main(config_dir, argv)
+
+
+def _main(config_dir: str | Path, argv: Sequence[str] | None) -> int:
     config = load_config(Path(config_dir))
     task = config.task
     args = build_parser(task).parse_args(argv)

@@ -35,6 +35,7 @@ is never run on the host instead.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -44,6 +45,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO
 
@@ -247,20 +249,39 @@ def _run(
             os.close(stdin_fd)
 
 
-# Set by `trust_enclosing_sandbox`: the reason generated code runs without a sandbox of its own.
+# Set inside `trust_enclosing_sandbox`: the reason generated code runs without a sandbox of its own.
 _ENCLOSED_BY: str | None = None
 
 
-def trust_enclosing_sandbox(why: str) -> None:
-    """Run generated code in this process's own sandbox from now on, not in a nested one.
+def _confined() -> bool:
+    """Whether this process runs under a seccomp filter with no_new_privs, as everything in the
+    agent's sandbox does (the keeper loads the filter): the enclosing sandbox is really there."""
+    try:
+        with open("/proc/self/status") as f:
+            status = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+    except OSError:
+        return False
+    return status.get("Seccomp", "").strip() == "2" and status.get("NoNewPrivs", "").strip() == "1"
+
+
+@contextlib.contextmanager
+def trust_enclosing_sandbox(why: str) -> Iterator[None]:
+    """Within this block, run generated code in this process's own sandbox, not a nested one.
 
     For the agent-facing evaluation only (``ptb.evaluation.agent_cli``, the agent's evaluate.py):
     it runs inside the agent's sandbox, whose seccomp filter refuses the user namespace a nested
     bwrap needs, and that sandbox already keeps the host out of reach of anything run in it —
-    the model's code can do nothing the agent could not. The harness's own evaluation never
-    calls this, so there generated code always gets its bwrap (or does not run)."""
+    the model's code can do nothing the agent could not. It takes effect only where this
+    process really is confined (a seccomp filter and no_new_privs): called anywhere else (the
+    harness, a test calling agent_cli in-process) generated code keeps its bwrap, or does not run.
+    """
     global _ENCLOSED_BY
-    _ENCLOSED_BY = why
+    before = _ENCLOSED_BY
+    _ENCLOSED_BY = why if _confined() else None
+    try:
+        yield
+    finally:
+        _ENCLOSED_BY = before
 
 
 def _run_enclosed(source: str, timeout_s: float, memory_mb: int, file_size_mb: int, stdin: str | None) -> ExecResult:

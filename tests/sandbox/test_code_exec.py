@@ -211,9 +211,9 @@ def test_runs_nested_inside_the_agents_bwrap_sandbox(tmp_path):
         pytest.skip("the agent sandbox (bwrap) does not work here")
     script = (
         "from ptb.sandbox.code_exec import run_python, trust_enclosing_sandbox\n"
-        "trust_enclosing_sandbox('test')\n"
-        "ok = run_python('import os\\nprint(os.getuid())', timeout_s=10)\n"
-        "bad = run_python('assert False', timeout_s=10)\n"
+        "with trust_enclosing_sandbox('test'):\n"
+        "    ok = run_python('import os\\nprint(os.getuid())', timeout_s=10)\n"
+        "    bad = run_python('assert False', timeout_s=10)\n"
         "print(ok.passed, ok.stdout.strip(), bad.passed)\n"
     )
     argv, env = make_sandbox("bwrap").command(
@@ -222,3 +222,15 @@ def test_runs_nested_inside_the_agents_bwrap_sandbox(tmp_path):
     done = subprocess.run(argv, check=False, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["True", code_exec.SANDBOX_UID, "False"]
+
+
+def test_trusting_an_enclosing_sandbox_outside_one_changes_nothing(tmp_path):
+    """The harness (or a test) calling the agent-facing evaluation in-process is not confined:
+    generated code still gets its own bwrap there, during the block and after it."""
+    if not code_exec.sandbox_probe()[0]:
+        pytest.skip("bwrap cannot build the code sandbox here")
+    marker = tmp_path / "host-file"
+    with code_exec.trust_enclosing_sandbox("not really enclosed"):
+        assert code_exec._ENCLOSED_BY is None
+        result = run_python(f"open({str(marker)!r}, 'w').write('x')", timeout_s=10)
+    assert not result.passed and not marker.exists()  # the host is out of the code's reach

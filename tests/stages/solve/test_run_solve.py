@@ -54,6 +54,8 @@ def test_finished_agent_gets_prompt_on_stdin_and_is_logged(make_request):
     token, prompt = uuid.uuid4().hex, f"post-train it {uuid.uuid4().hex}"
     request = make_request("echo_sleep", seconds=60, prompt=prompt, env={"ECHO_SLEEP": "1.5", "PTB_TEST_TOKEN": token})
     before = time.time()
+    # bwraps of earlier tests that this (subreaper) process adopted are not this run's
+    bwraps_before = {c.pid for c in psutil.Process().children() if c.name() == "bwrap"}
     scans_with_agent, prompt_in_argv = 0, []
     with ThreadPoolExecutor(1) as pool:
         future = pool.submit(run_solve, request)
@@ -71,7 +73,7 @@ def test_finished_agent_gets_prompt_on_stdin_and_is_logged(make_request):
     ws, run = Path(request.workspace), Path(request.run_dir)
     assert (ws / "prompt_seen.txt").read_text() == prompt
     assert scans_with_agent >= 3 and prompt_in_argv == []
-    assert [c for c in psutil.Process().children() if c.name() == "bwrap"] == []  # reaped, no zombie
+    assert [c for c in psutil.Process().children() if c.name() == "bwrap" and c.pid not in bwraps_before] == []  # reaped
     deadline = (ws / ".ptb" / "deadline").read_text().strip()
     assert abs(int(deadline) - (outcome.started_at + 60)) <= 1
     assert f"PTB_DEADLINE={deadline}" in (ws / "env_seen.txt").read_text().splitlines()
