@@ -34,6 +34,7 @@ import glob
 import logging
 import os
 import shutil
+import stat
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -266,12 +267,15 @@ def _keeper_command(as_root: bool, cwd: str) -> list[str]:
 
 def _give_to_agent(paths: Sequence[str], uid: int, gid: int) -> None:
     """Make the agent's writable folders (recursively) and sockets its own: with the harness as
-    root the agent is another host user. Symlinks are changed themselves, never followed."""
+    root the agent is another host user. Symlinks are changed themselves, never followed. Runs
+    between sessions, when nothing of the agent is alive to swap a path under it; a file with
+    more than one link is left alone: where the host allows hard links to others' files
+    (fs.protected_hardlinks=0) it could be a link the agent made to a host file (/etc/passwd)."""
     for top in paths:
         for root, dirs, files in os.walk(top):
             for name in (root, *(os.path.join(root, n) for n in (*dirs, *files))):
                 st = os.lstat(name)
-                if st.st_uid != uid or st.st_gid != gid:
+                if (st.st_uid != uid or st.st_gid != gid) and (stat.S_ISDIR(st.st_mode) or st.st_nlink == 1):
                     os.chown(name, uid, gid, follow_symlinks=False)
         if not os.path.isdir(top):
             os.chown(top, uid, gid, follow_symlinks=False)

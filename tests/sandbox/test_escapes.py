@@ -255,3 +255,18 @@ def test_a_needed_path_closed_to_the_agent_is_a_clear_error(tmp_path):
     request = SandboxRequest(argv=("true",), cwd=str(tmp_path), writable=(), readonly=(str(toolchain),))
     with pytest.raises(bwrap_backend.SandboxSetupError, match=r"could not read .*toolchain \(mode 0700.*chmod -R o\+rX"):
         make_sandbox("bwrap").command(request)
+
+
+@as_root
+def test_a_hard_link_in_the_workspace_is_never_given_to_the_agent(tmp_path):
+    """Between sessions the harness chowns the workspace to the agent: a hard link the agent made
+    there to a host file (possible where fs.protected_hardlinks=0) must not make that file its."""
+    host_file = tmp_path / "host-passwd"
+    host_file.write_text("root:x:0:0")
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    os.link(host_file, ws / "passwd-link")
+    (ws / "own.txt").write_text("mine")
+    bwrap_backend._give_to_agent([str(ws)], bwrap_backend.AGENT_UID, bwrap_backend.AGENT_GID)
+    assert host_file.stat().st_uid == 0
+    assert (ws / "own.txt").stat().st_uid == bwrap_backend.AGENT_UID and ws.stat().st_uid == bwrap_backend.AGENT_UID
