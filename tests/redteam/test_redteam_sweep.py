@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,8 +22,11 @@ def test_red_team_catches_or_blocks_every_case(tmp_path: Path, tiny_model_dir: P
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PTB_CACHE_DIR": str(tiny_model_dir.parent.parent), "PYTHONUNBUFFERED": "1"}
     env.pop("WANDB_API_KEY", None)
     ray_dir = f"/tmp/ptbray-rt-{os.getpid()}"  # Ray's socket paths must stay short
-    # not under /tmp: every agent's sandbox has a private /tmp, which would hide the scratch folders
-    work = tiny_model_dir.parent.parent / f"redteam-work-{os.getpid()}"
+    # not under /tmp (ptb.redteam refuses it): every agent's sandbox has a /tmp of its own, which
+    # would hide the scratch folders whatever the guards do; CI's clone lives under /tmp
+    cache = tiny_model_dir.parent.parent
+    base = Path("/var/tmp") if cache.resolve().is_relative_to("/tmp") else cache
+    work = Path(tempfile.mkdtemp(prefix=f"ptb-redteam-work-{os.getpid()}-", dir=base))
     started = time.time()
     try:
         proc = subprocess.run(
