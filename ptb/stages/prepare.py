@@ -281,10 +281,12 @@ def model_mount(base_model_path: Path) -> str:
     return str(base_model_path)
 
 
-def shared_caches() -> tuple[str, ...]:
+def shared_caches(spec: RunSpec) -> tuple[str, ...]:
     """The shared model/data caches the agent reads (mounted read-only): they may sit in a folder
-    the sandbox hides or the agent's uid cannot pass through (the harness user's home)."""
-    folders = [os.environ.get(v) for v in ("HF_HOME", "HF_HUB_CACHE", "PTB_DATA_DIR")]
+    the sandbox hides or the agent's uid cannot pass through (the harness user's home, or /tmp,
+    which the sandbox replaces). The harness's own, and those the agent's config points it at."""
+    names = ("HF_HOME", "HF_HUB_CACHE", "PTB_DATA_DIR")
+    folders = [os.environ.get(v) for v in names] + [spec.agent.env.get(v) for v in names]
     return tuple(dict.fromkeys(f for f in folders if f and os.path.isdir(f)))
 
 
@@ -300,7 +302,7 @@ def solve_request(prepared: PreparedRun, spec: RunSpec, base_model_path: Path) -
         budget=spec.budget,
         sandbox=spec.sandbox,
         readonly=(
-            model_mount(base_model_path), spec.agent.path, *((prepared.cli.home,) if prepared.cli else ()), *shared_caches()
+            model_mount(base_model_path), spec.agent.path, *((prepared.cli.home,) if prepared.cli else ()), *shared_caches(spec)
         ),
         monitor_interval_s=spec.monitor_interval_s,
         hidden=hidden_from_agents(spec),

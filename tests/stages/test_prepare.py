@@ -157,3 +157,16 @@ def test_a_scratch_folder_outside_the_results_is_hidden_whole(tmp_path: Path) ->
     broad = make_plan(tmp_path, "scratch_dir=/")
     hidden = hidden_from_agents(broad.spec)
     assert "/" not in hidden and str(Path(broad.spec.scratch_dir).parent) in hidden
+
+
+def test_caches_the_agents_config_points_at_are_mounted_for_it(tmp_path: Path) -> None:
+    """An agent config's HF_HUB_CACHE (the red team's private Hub cache) may sit where the sandbox
+    replaces the folder (/tmp) or the agent's uid cannot pass: it goes in read-only, like the
+    harness's own caches."""
+    from ptb.stages.prepare import shared_caches
+
+    cache = tmp_path / "hub"
+    cache.mkdir()
+    plan = make_plan(tmp_path, f"++agent.env.HF_HUB_CACHE={cache}", f"++agent.env.PTB_DATA_DIR={tmp_path / 'absent'}")
+    assert str(cache) in shared_caches(plan.spec)
+    assert str(tmp_path / "absent") not in shared_caches(plan.spec)  # only folders that exist
