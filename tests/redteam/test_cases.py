@@ -3,6 +3,7 @@ and checks it names that exist or are named as pending (fast: no run)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -80,7 +81,9 @@ def test_jobs_plan_as_one_sweep_with_distinct_runs(tmp_path: Path) -> None:
 def test_work_dir_under_tmp_is_refused() -> None:
     with pytest.raises(ConfigError, match="under /tmp"):
         check_work_dir(Path("/tmp/redteam"))
-    check_work_dir(Path("results/redteam"))
+    with pytest.raises(ConfigError, match="under /tmp"):  # relative, in a checkout under /tmp (CI's clone)
+        check_work_dir(Path(os.path.relpath("/tmp/clone/results/redteam")))
+    check_work_dir(Path("/var/lib/ptb/results/redteam"))
 
 
 def test_as_loaded_keeps_what_from_pretrained_reads(tmp_path: Path) -> None:
