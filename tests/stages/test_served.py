@@ -11,6 +11,8 @@ import pytest
 torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
+from tiny_checkpoints import finetune  # noqa: E402
+
 from ptb.evaluation import EvalRequest  # noqa: E402
 from ptb.io import read_record  # noqa: E402
 from ptb.paths import TEMPLATES_DIR  # noqa: E402
@@ -22,17 +24,6 @@ from ptb.stages.served import ensure_served_model, served_model_dir  # noqa: E40
 
 QUESTION = "What is 2 + 3?"
 ANSWER = "The answer is 5."
-
-
-def finetune(base: Path, out: Path, seed: int = 1, scale: float = 0.05) -> Path:
-    model = transformers.AutoModelForCausalLM.from_pretrained(base)
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(scale * p.std() * torch.randn_like(p))
-    model.save_pretrained(out)
-    transformers.AutoTokenizer.from_pretrained(base).save_pretrained(out)
-    return out
 
 
 def hostile_tokenizer(folder: Path) -> None:

@@ -17,6 +17,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 import tokenizers  # noqa: E402
 from safetensors.torch import load_file, save_file  # noqa: E402
+from tiny_checkpoints import finetune  # noqa: E402
 
 from ptb.errors import ConfigError  # noqa: E402
 from ptb.paths import AGENTS_DIR, CONF_DIR, TEMPLATES_DIR  # noqa: E402
@@ -25,17 +26,6 @@ from ptb.stages.judge import build_judge, judge_run  # noqa: E402
 from ptb.stages.judge.checks.model_provenance import check_agent_folder  # noqa: E402
 
 NEW_CHECKS = {"model_identity": {}, "tokenizer_unchanged": {}, "model_provenance": {}}
-
-
-def finetune(base: Path, out: Path, seed: int = 1, scale: float = 0.05) -> Path:
-    model = transformers.AutoModelForCausalLM.from_pretrained(base)
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(scale * p.std() * torch.randn_like(p))
-    model.save_pretrained(out)
-    transformers.AutoTokenizer.from_pretrained(base).save_pretrained(out)
-    return out
 
 
 @pytest.fixture(scope="module")
