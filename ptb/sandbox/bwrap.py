@@ -65,8 +65,9 @@ def harness_is_root() -> bool:
     return os.geteuid() == 0
 
 
-@functools.lru_cache(maxsize=1)
-def _bwrap_supports(flag: str) -> bool:
+@functools.cache
+def bwrap_supports(flag: str) -> bool:
+    """Whether this host's bwrap knows ``flag`` (its --help names it); asked once per flag."""
     bwrap = _bwrap_path()
     if bwrap is None:
         return False
@@ -85,7 +86,7 @@ def _privilege_flags(as_root: bool) -> list[str]:
         keep = ("CAP_SETUID", "CAP_SETGID", "CAP_SETPCAP")
         return ["--cap-drop", "ALL", *(flag for cap in keep for flag in ("--cap-add", cap))]
     flags = ["--unshare-user", "--cap-drop", "ALL"]
-    if _bwrap_supports("--disable-userns"):  # bwrap >= 0.8; the seccomp filter covers older ones
+    if bwrap_supports("--disable-userns"):  # bwrap >= 0.8; the seccomp filter covers older ones
         flags.append("--disable-userns")
     return flags
 
@@ -174,13 +175,18 @@ def _is_under(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def _runtime_paths_to_rebind(covered: Sequence[str]) -> list[str]:
-    """The interpreter, the venv and the project, where they live under /tmp or a hidden folder:
-    the sandbox's private /tmp (or an empty hidden folder) would otherwise hide the very Python
-    that runs the agent and evaluate.py."""
+def _runtime_paths() -> tuple[str, ...]:
+    """What runs the agent's Python and evaluate.py: the venv, the interpreter's installation and
+    its bin folder, the project."""
     from ptb.paths import PROJECT_ROOT
 
-    candidates = {sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), str(PROJECT_ROOT)}
+    return (sys.prefix, sys.base_prefix, os.path.dirname(os.path.realpath(sys.executable)), str(PROJECT_ROOT))
+
+
+def _runtime_paths_to_rebind(covered: Sequence[str]) -> list[str]:
+    """The runtime paths that live under /tmp or a hidden folder: the sandbox's private /tmp (or
+    an empty hidden folder) would otherwise hide the very Python that runs the agent."""
+    candidates = set(_runtime_paths())
     folders = ["/tmp", *(os.path.realpath(c) for c in covered)]
     hidden = [os.path.realpath(p) for p in candidates if any(_is_under(os.path.realpath(p), f) for f in folders)]
     # a parent covers its children; binding both would be harmless but noisy
@@ -238,9 +244,7 @@ def _folders_to_hide(request: SandboxRequest, as_root: bool) -> list[str]:
     caches) is hidden the same way, since the agent has that user's uid."""
     hidden = [os.path.realpath(p) for p in request.hidden if os.path.isdir(p)]
     if as_root:
-        from ptb.paths import PROJECT_ROOT
-
-        runtime = (sys.prefix, sys.base_prefix, os.path.realpath(sys.executable), str(PROJECT_ROOT))
+        runtime = (*_runtime_paths(), os.path.realpath(sys.executable))
         needed = (*runtime, *request.writable, *request.readonly, *request.sockets, request.cwd, str(KEEPER))
         for path in needed:
             closed = _closed_ancestor(path, AGENT_UID, AGENT_GID)

@@ -129,20 +129,10 @@ def _root_links() -> list[str]:
     return flags
 
 
-@functools.lru_cache(maxsize=1)
-def _supports_tmpfs_size() -> bool:
-    bwrap = _bwrap_path()
-    if bwrap is None:
-        return False
-    try:
-        done = subprocess.run([bwrap, "--help"], check=False, capture_output=True, text=True, timeout=10, env={})
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return "--size" in done.stdout + done.stderr
-
-
 def _tmpfs(path: str) -> list[str]:
-    size = ["--size", str(TMPFS_SIZE_MB * 1024 * 1024)] if _supports_tmpfs_size() else []
+    from ptb.sandbox.bwrap import bwrap_supports
+
+    size = ["--size", str(TMPFS_SIZE_MB * 1024 * 1024)] if bwrap_supports("--size") else []
     return [*size, "--tmpfs", path]
 
 

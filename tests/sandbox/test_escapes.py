@@ -222,7 +222,7 @@ def test_a_harness_that_is_not_root_gets_a_user_namespace_without_capabilities(m
     no further user namespaces (bwrap >= 0.8), and the harness user's home hidden."""
     flags = bwrap_backend._privilege_flags(as_root=False)
     assert flags[:3] == ["--unshare-user", "--cap-drop", "ALL"]
-    if bwrap_backend._bwrap_supports("--disable-userns"):
+    if bwrap_backend.bwrap_supports("--disable-userns"):
         assert "--disable-userns" in flags
     assert "--cap-add" not in flags
     request = SandboxRequest(argv=("true",), cwd="/nonexistent", writable=())
