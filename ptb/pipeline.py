@@ -19,6 +19,7 @@ same with Ray (`ptb.sweep`) and with fakes (tests/test_pipeline.py).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import shutil
 from collections.abc import Callable
@@ -44,6 +45,7 @@ from ptb.records import (
     Verdict,
 )
 from ptb.stages import Stage
+from ptb.stages.attempts import retire_error, set_aside_attempt
 from ptb.stages.collect import collect
 from ptb.stages.evaluate import Evaluator, evaluate_run
 from ptb.stages.judge.remote import JudgeLost
@@ -111,6 +113,7 @@ def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
     def stage(which: Stage, detail: str = "") -> None:
         services.report_stage(spec.run_id, which, detail)
 
+    retire_error(run_dir)  # a previous driver's error.txt is history once the run starts again
     if (run_dir / "result.json").exists():
         stage(Stage.DONE, "finished earlier")
         return read_record(run_dir / "result.json", Result)
@@ -118,12 +121,15 @@ def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
     stage(Stage.PREPARE, "base model")
     base_model = services.base_model(spec.model, spec.cache_dir)
 
-    def solve() -> Outcome:
-        stage(Stage.SOLVE)
-        # Each attempt starts from a fresh workspace; one a lost actor left behind is kept aside.
-        return retry("solve", spec.infra_retries, (SolveInfraError,), lambda: services.solve(solve_request(prepare(plan, base_model), spec, base_model)))
+    def solve_attempt() -> Outcome:
+        # Each attempt starts from a fresh workspace (one a lost actor left behind is kept aside)
+        # and fresh logs (a lost attempt's, or a killed driver's, go to attempts/<n>/).
+        earlier = set_aside_attempt(run_dir)
+        stage(Stage.SOLVE, f"attempt {earlier + 1}" if earlier else "")
+        outcome = services.solve(solve_request(prepare(plan, base_model), spec, base_model))
+        return dataclasses.replace(outcome, attempt=earlier + 1)
 
-    outcome = once(run_dir / "outcome.json", Outcome, solve)
+    outcome = once(run_dir / "outcome.json", Outcome, lambda: retry("solve", spec.infra_retries, (SolveInfraError,), solve_attempt))
 
     def collect_stage() -> CollectReport:
         stage(Stage.COLLECT, outcome.status)
@@ -138,16 +144,29 @@ def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
     stage(Stage.JUDGE_EVALUATE)
     # The judge starts first and runs beside the evaluation.
     first_judge = None if (run_dir / "judge.json").exists() else services.judge.submit(spec, plan.judge, str(base_model))
-    metrics = once(
-        run_dir / "metrics.json",
-        Metrics,
-        lambda: retry("evaluation", spec.infra_retries, (EvalInfraError,), lambda: evaluate_run(spec, collected, services.eval_pool, base_model)),
-    )
-    verdict = once(run_dir / "judge.json", Verdict, lambda: _verdict(plan, services.judge, first_judge, str(base_model)))
+    def judged() -> Verdict:
+        return once(run_dir / "judge.json", Verdict, lambda: _verdict(plan, services.judge, first_judge, str(base_model)))
+
+    try:
+        metrics = once(
+            run_dir / "metrics.json",
+            Metrics,
+            lambda: retry("evaluation", spec.infra_retries, (EvalInfraError,), lambda: evaluate_run(spec, collected, services.eval_pool, base_model)),
+        )
+    except InfraFailure:
+        # The judge's verdict does not depend on the evaluation: keep it, so the rerun only
+        # evaluates (the judge's own failure is logged; the evaluation's is the one raised).
+        try:
+            judged()
+        except InfraFailure as judge_failure:
+            log.warning("%s: the judge failed too: %s", spec.run_id, judge_failure)
+        raise
+    verdict = judged()
 
     def score() -> Result:
         stage(Stage.SCORE)
-        base = services.baselines.base_score(spec.model, spec.task, base_model)
+        # A lost evaluation worker during the base model's measurement is infrastructure too.
+        base = retry("base score", spec.infra_retries, (EvalInfraError,), lambda: services.baselines.base_score(spec.model, spec.task, base_model))
         return score_run(spec, outcome, collected, verdict, metrics, base.score, base.source)
 
     result = once(run_dir / "result.json", Result, score)

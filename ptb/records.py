@@ -311,6 +311,7 @@ class Outcome:
     failure: FailureKind | None = None  # why the agent's CLI gave up, where its output says so
     failure_detail: str | None = None  # the line that said so (keys redacted)
     sessions: int = 1  # CLI sessions: 1 + the reprompts (agent.reprompt)
+    attempt: int = 1  # which solve attempt this is: the earlier ones' logs are in attempts/<n>/
 
     @property
     def seconds_used(self) -> float:

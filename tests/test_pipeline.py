@@ -45,13 +45,15 @@ class Fakes:
     eval_failures: int = 0
     judge_lost: int = 0
     judge_undecided: int = 0
-    calls: dict[str, int] = field(default_factory=lambda: {"solve": 0, "evaluate": 0, "submit": 0, "wait": 0})
+    base_failures: int = 0
+    calls: dict[str, int] = field(default_factory=lambda: {"solve": 0, "evaluate": 0, "submit": 0, "wait": 0, "base": 0})
     stages: list[tuple[Stage, str]] = field(default_factory=list)
     workspaces: list[str] = field(default_factory=list)
 
     def solve(self, request) -> Outcome:
         self.calls["solve"] += 1
         self.workspaces.append(request.workspace)
+        (Path(request.run_dir) / "solve.log").write_text(f"attempt {self.calls['solve']}\n")  # as the actor does
         model = Path(request.workspace) / "final_model"
         model.mkdir()
         (model / "config.json").write_text("{}")
@@ -83,6 +85,9 @@ class Fakes:
         return CLEAN
 
     def base_score(self, model, task, base_model_path) -> BaselineScore:
+        self.calls["base"] += 1
+        if self.calls["base"] <= self.base_failures:
+            raise EvalInfraError("evaluation worker lost while measuring the base model")
         return BaselineScore(0.1, "measured")
 
     def services(self) -> SweepServices:
@@ -109,7 +114,7 @@ def test_a_run_goes_through_every_stage_in_order_and_records_each(tmp_path: Path
         assert (run / record).is_file(), record
     assert (result.score, result.base_score, result.fallback_reason) == (0.75, 0.1, None)
     assert read_record(run / "result.json", Result) == result
-    assert fakes.calls == {"solve": 1, "evaluate": 1, "submit": 1, "wait": 1}
+    assert fakes.calls == {"solve": 1, "evaluate": 1, "submit": 1, "wait": 1, "base": 1}
     assert not Path(plan.spec.scratch_dir).exists()  # the live workspace is gone, the snapshot stays
     assert (run / "final_model" / "config.json").is_file() and (run / "workspace").is_dir()
 
@@ -120,7 +125,7 @@ def test_recorded_stages_are_not_repeated(tmp_path: Path) -> None:
     fakes.stages.clear()
     assert run_pipeline(plan, fakes.services()) == first
     assert fakes.stages == [(Stage.DONE, "finished earlier")]
-    assert fakes.calls == {"solve": 1, "evaluate": 1, "submit": 1, "wait": 1}
+    assert fakes.calls == {"solve": 1, "evaluate": 1, "submit": 1, "wait": 1, "base": 1}
 
     run = Path(plan.spec.run_dir)
     (run / "result.json").unlink()
@@ -128,7 +133,7 @@ def test_recorded_stages_are_not_repeated(tmp_path: Path) -> None:
     fakes.stages.clear()
     again = run_pipeline(plan, fakes.services())
     assert again == first
-    assert fakes.calls == {"solve": 1, "evaluate": 2, "submit": 1, "wait": 1}  # only the evaluation ran
+    assert fakes.calls == {"solve": 1, "evaluate": 2, "submit": 1, "wait": 1, "base": 2}  # only the evaluation ran
     assert Stage.SOLVE not in [s for s, _ in fakes.stages] and Stage.COLLECT not in [s for s, _ in fakes.stages]
 
 
@@ -169,3 +174,56 @@ def test_the_judge_is_submitted_again_when_lost_or_undecided(tmp_path: Path) -> 
     assert not (run / "judge.json").exists(), "an undecided verdict is never recorded"
     assert (run / "metrics.json").is_file()  # the evaluation ran beside it and is kept
     assert not (run / "result.json").exists()
+
+
+def test_a_lost_attempts_logs_are_kept_aside_and_the_outcome_names_its_attempt(tmp_path: Path) -> None:
+    plan, fakes = plan_for(tmp_path, "infra_retries=2"), Fakes(tmp_path, solve_failures=2)
+    run_pipeline(plan, fakes.services())
+    run = Path(plan.spec.run_dir)
+    assert (run / "attempts" / "1" / "solve.log").read_text() == "attempt 1\n"
+    assert (run / "attempts" / "2" / "solve.log").read_text() == "attempt 2\n"
+    assert (run / "solve.log").read_text() == "attempt 3\n"
+    assert read_record(run / "outcome.json", Outcome).attempt == 3
+    assert (Stage.SOLVE, "attempt 3") in fakes.stages
+
+
+def test_a_killed_drivers_solve_log_is_kept_aside_on_the_rerun(tmp_path: Path) -> None:
+    plan, fakes = plan_for(tmp_path), Fakes(tmp_path)
+    run = Path(plan.spec.run_dir)
+    run.mkdir(parents=True)
+    (run / "solve.log").write_text("the killed driver's agent\n")  # no outcome.json: solve never finished
+    (run / "monitor.jsonl").write_text("{}\n")
+    run_pipeline(plan, fakes.services())
+    assert (run / "attempts" / "1" / "solve.log").read_text() == "the killed driver's agent\n"
+    assert (run / "attempts" / "1" / "monitor.jsonl").is_file() and not (run / "monitor.jsonl").exists()
+    assert read_record(run / "outcome.json", Outcome).attempt == 2
+
+
+def test_a_stale_error_is_retired_when_the_run_starts_again(tmp_path: Path) -> None:
+    plan, fakes = plan_for(tmp_path, "infra_retries=1"), Fakes(tmp_path, eval_failures=1)
+    run = Path(plan.spec.run_dir)
+    run.mkdir(parents=True)
+    (run / "error.txt").write_text("an earlier driver's failure\n")
+    run_pipeline(plan, fakes.services())  # the evaluation worker is lost once; the retry recovers
+    assert not (run / "error.txt").exists(), "a finished run carries no stale error"
+    assert (run / "errors" / "1.txt").read_text() == "an earlier driver's failure\n"
+    assert (run / "result.json").is_file()
+
+
+def test_the_judges_verdict_is_kept_when_the_evaluation_fails_as_infrastructure(tmp_path: Path) -> None:
+    plan, fakes = plan_for(tmp_path, "infra_retries=1"), Fakes(tmp_path, eval_failures=2)
+    with pytest.raises(InfraFailure, match="evaluation failed 2 times"):
+        run_pipeline(plan, fakes.services())
+    run = Path(plan.spec.run_dir)
+    assert read_record(run / "judge.json", Verdict) == CLEAN and not (run / "metrics.json").exists()
+    assert run_pipeline(plan, fakes.services()).score == 0.75
+    assert fakes.calls["submit"] == 1 and fakes.calls["wait"] == 1  # the rerun only evaluated
+
+
+def test_the_base_score_measurement_is_retried_when_its_worker_is_lost(tmp_path: Path) -> None:
+    plan, fakes = plan_for(tmp_path, "infra_retries=1"), Fakes(tmp_path, base_failures=1)
+    assert run_pipeline(plan, fakes.services()).base_score == 0.1 and fakes.calls["base"] == 2
+    plan, fakes = plan_for(tmp_path / "b", "infra_retries=1"), Fakes(tmp_path, base_failures=5)
+    with pytest.raises(InfraFailure, match="base score failed 2 times"):
+        run_pipeline(plan, fakes.services())
+    assert (Path(plan.spec.run_dir) / "metrics.json").is_file()  # everything before the score is kept
