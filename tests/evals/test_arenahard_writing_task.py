@@ -2,7 +2,7 @@
 (both game orders, the 3x weight of "much better", unparseable verdicts) and the smoke test
 through the evaluation pool, all offline: the grader is `ScriptedGrader`, a stand-in
 OpenAI-compatible server reached as ``openai-api/grader/scripted`` + base URL, whose verdict
-follows marker words in the two answers it is shown (tests/scripted_grader.py); the model
+follows marker words in the two answers it is shown (tests/scripted_chat.py); the model
 under test is inspect's mockllm.
 
 Scripted verdicts: an answer's quality is the N of "QUALITY-N" in it (0 without one); the
@@ -23,7 +23,7 @@ import pytest
 from inspect_ai import eval as inspect_eval
 from inspect_ai.model import ModelOutput, ModelUsage, get_model
 from inspect_ai.scorer import SampleScore, Score
-from scripted_grader import ScriptedGrader  # tests/scripted_grader.py
+from scripted_chat import ScriptedGrader  # tests/scripted_chat.py
 
 from ptb.data import DataUnavailable
 from ptb.plugins import load_task_module

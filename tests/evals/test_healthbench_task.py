@@ -1,5 +1,5 @@
 """evals/healthbench/task.py: the easy-subset filter, the conversation prompt, rubric grading by a
-scripted OpenAI-compatible grader (tests/scripted_grader.py), and the error messages.
+scripted OpenAI-compatible grader (tests/scripted_chat.py), and the error messages.
 
 The fixture file (tests/fixtures/urls/openaipublic.blob.core.windows.net/...) holds ten invented
 conversations in HealthBench's schema; five are in the easy subset (ids ending 1, 3, 5, 7, 9),
@@ -28,7 +28,7 @@ from inspect_ai.model import (
     get_model,
 )
 from inspect_ai.solver import generate
-from scripted_grader import ScriptedGrader, message_text  # tests/scripted_grader.py
+from scripted_chat import ScriptedGrader, message_text  # tests/scripted_chat.py
 
 from ptb.data import DataUnavailable, UrlFile
 from ptb.paths import EVALS_DIR

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from scripted_judge import Fail, ScriptedJudgeModel, text_of
+from scripted_chat import Fail, ScriptedJudgeModel, text_of
 
 from ptb.errors import ConfigError, InfraFailure
 from ptb.io import read_json, to_jsonable, write_record

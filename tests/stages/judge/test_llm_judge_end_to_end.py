@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from scripted_judge import ScriptedJudgeModel, text_of
+from scripted_chat import ScriptedJudgeModel, text_of
 
 from ptb.records import LLM_QUESTIONS
 
