@@ -31,6 +31,7 @@ from ptb.baseline.store import BaselineScore
 from ptb.errors import InfraFailure
 from ptb.evaluation import EvalInfraError
 from ptb.io import read_record, write_record
+from ptb.locks import hold_run
 from ptb.models import resolve_base_model
 from ptb.records import (
     CollectReport,
@@ -83,6 +84,9 @@ class SweepServices:
     baselines: Baselines
     report_stage: Callable[[str, Stage, str], None]  # (run_id, stage, detail)
     base_model: Callable[[ModelSpec, str], Path] = field(default=resolve_base_model)
+    # Called once the run's lock is held, before anything else: the sweep starts the run's
+    # tracking there, so a run skipped because another driver holds it never touches its tracking.
+    on_start: Callable[[RunPlan], None] = field(default=lambda plan: None)
 
 
 def retry(what: str, retries: int, errors: tuple[type[BaseException], ...], fn: Callable[[], T]) -> T:
@@ -107,6 +111,15 @@ def once(path: Path, record_type: type[T], produce: Callable[[], T]) -> T:
 
 
 def run_pipeline(plan: RunPlan, services: SweepServices) -> Result:
+    """The run, stage by stage, holding its lock (`ptb.locks`) throughout: from before the first
+    look at its folder (a rerun retires records and sets attempts aside) to its result. Raises
+    `ptb.locks.RunLocked`, touching nothing, when another driver holds the run."""
+    with hold_run(plan.spec):
+        services.on_start(plan)
+        return _run_locked(plan, services)
+
+
+def _run_locked(plan: RunPlan, services: SweepServices) -> Result:
     spec = plan.spec
     run_dir = Path(spec.run_dir)
 

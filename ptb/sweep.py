@@ -20,6 +20,7 @@ import ray
 from ptb.baseline.meter import BaselineMeter
 from ptb.cluster import init_ray, make_eval_pool
 from ptb.io import to_jsonable, write_text_atomic
+from ptb.locks import RunLocked
 from ptb.pipeline import SweepServices, run_pipeline
 from ptb.progress import RunBoard
 from ptb.records import Result, RunPlan, SweepSettings
@@ -71,6 +72,7 @@ def run_sweep(plans: list[RunPlan], settings: SweepSettings, out=None) -> list[R
         judge=RayJudge(),
         baselines=BaselineMeter(settings.results_dir, eval_pool),
         report_stage=board.update,
+        on_start=lambda plan: tracker.start(plan.spec, plan.config()),  # once the run's lock is held
     )
     out.write(f"[ptb] {len(plans)} run(s) handed to Ray at once; results in {', '.join(sweep_dirs)}\n")
     out.flush()
@@ -78,10 +80,13 @@ def run_sweep(plans: list[RunPlan], settings: SweepSettings, out=None) -> list[R
     def one(plan: RunPlan) -> Result | None:
         spec = plan.spec
         try:
-            tracker.start(spec, plan.config())
             result = run_pipeline(plan, services)
             tracker.finish(spec.run_id, result, to_jsonable(result))
             return result
+        except RunLocked as locked:
+            # Another driver is running it: its folder (no error.txt here) and its tracking are its own.
+            board.update(spec.run_id, Stage.SKIPPED, str(locked))
+            return None
         except Exception as exc:  # one run failing never stops the sweep
             text = "".join(traceback.format_exception(exc))
             Path(spec.run_dir).mkdir(parents=True, exist_ok=True)

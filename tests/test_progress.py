@@ -62,7 +62,7 @@ def test_monitor_samples_are_forwarded_once_and_only_when_complete(tmp_path: Pat
 
 def test_stages_are_in_pipeline_order_and_only_done_and_failed_are_terminal() -> None:
     labels = [s.label for s in Stage]
-    assert labels == ["queued", "prepare", "solve", "collect", "judge+evaluate", "score", "done", "failed"]
-    assert [s for s in Stage if s.is_terminal] == [Stage.DONE, Stage.FAILED]
+    assert labels == ["queued", "prepare", "solve", "collect", "judge+evaluate", "score", "done", "failed", "skipped"]
+    assert [s for s in Stage if s.is_terminal] == [Stage.DONE, Stage.FAILED, Stage.SKIPPED]
     assert not Stage.QUEUED.is_active and Stage.SOLVE.is_active
     assert Stage.from_label("judge+evaluate") is Stage.JUDGE_EVALUATE and str(Stage.SCORE) == "score"

@@ -25,7 +25,6 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from ptb.baseline.store import set_aside
 from ptb.errors import ConfigError
 from ptb.plan import build_settings, check_job, check_shared_settings
 from ptb.records import Metrics, ModelSpec, TaskSpec
@@ -73,10 +72,6 @@ def checkpoint_of(job: BaselineJob) -> Path:
     return resolve_hub_model(job.model.instruct)
 
 
-def _set_aside(folder: Path) -> None:
-    set_aside(folder)
-
-
 def measure_all(configs: list[DictConfig], out=None) -> list[int]:
     """Measure every baseline the configs name (all at once); one exit code per config."""
     from ptb.baseline.meter import BaselineMeter
@@ -104,13 +99,12 @@ def measure_all(configs: list[DictConfig], out=None) -> list[int]:
     def one(job: BaselineJob) -> tuple[Metrics | None, str, float]:
         started = time.monotonic()
         try:
-            if job.force:
-                _set_aside(meter.store.folder(job.kind, job.model.name, job.task.name))
-            elif (stored := meter.store.read(job.kind, job.model.name, job.task.name)) is not None and (
+            if not job.force and (stored := meter.store.read(job.kind, job.model.name, job.task.name)) is not None and (
                 stored.split_fingerprint == task_split_fingerprint(job.task)  # else another split: measured again
             ):
                 return stored, "stored earlier", 0.0
-            metrics = meter.metrics(job.kind, job.model, job.task, checkpoint_of(job))
+            # force: set aside in the meter, under the cell's lock (never under another driver measuring it)
+            metrics = meter.metrics(job.kind, job.model, job.task, checkpoint_of(job), force=job.force)
             return metrics, "measured", time.monotonic() - started
         except Exception as exc:  # one cell failing never stops the others
             return None, f"{type(exc).__name__}: {exc}", time.monotonic() - started

@@ -6,6 +6,7 @@ stored where every sweep of the results folder and the leaderboard find them:
 
     <results_dir>/baselines/<kind>/<model>__<task>/metrics.json     (kind: base | instruct)
     <results_dir>/baselines/<kind>/<model>__<task>/eval/            (inspect logs)
+    <results_dir>/baselines/.locks/<kind>/<model>__<task>.lock      (held while measured, `ptb.locks`)
 
 `python -m ptb.baseline` measures them without any agent; a run measures its base score on
 first need (`ptb.baseline.meter`). Where no measured score exists, `BaselineStore.score` falls
@@ -51,6 +52,10 @@ class BaselineStore:
         if kind not in KINDS:
             raise ValueError(f"baseline kind {kind!r} is unknown; accepted: {list(KINDS)}")
         return self.root / kind / f"{model}__{task}"
+
+    def lock_file(self, kind: str, model: str, task: str) -> Path:
+        """The cell's lock file: beside the cell folders, so setting a measurement aside keeps it."""
+        return self.root / ".locks" / kind / f"{self.folder(kind, model, task).name}.lock"
 
     def read(self, kind: str, model: str, task: str) -> Metrics | None:
         path = self.folder(kind, model, task) / "metrics.json"

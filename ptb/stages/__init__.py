@@ -29,6 +29,7 @@ class Stage(Enum):
     SCORE = ("score", True, False)
     DONE = ("done", False, True)
     FAILED = ("failed", False, True)
+    SKIPPED = ("skipped", False, True)  # another driver holds the run (`ptb.locks`): not this sweep's to run
 
     def __init__(self, label: str, is_active: bool, is_terminal: bool) -> None:
         self.label = label
