@@ -304,14 +304,12 @@ def _duration(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-def render_markdown(board: Leaderboard) -> str:
-    lines = [f"# {board.title}", ""]
-    if not board.rows:
-        return "\n".join(lines + ["No results.", ""])
+def leaderboard_table(board: Leaderboard) -> tuple[list[str], list[list[str]]]:
+    """The leaderboard's header and cells, shared by the Markdown and the HTML report."""
+    rows: list[list[str]] = []
     task_heads = [f"{t} (w {board.weights[t]:.3g})" for t in board.tasks]
     head = ["agent", "budget (h)", "score %", "± std", "seeds", *task_heads,
             "time used", "% budget", "tokens in/out", "cost/run", "runs", "flagged", "fallbacks", "unscored"]
-    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in board.rows:
         cells = [
             row.agent + (" (*)" if row.partial else ""),
@@ -329,11 +327,21 @@ def render_markdown(board: Leaderboard) -> str:
             str(row.fallbacks),
             str(row.unscored),
         ]
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
     for base in board.baselines:
         cells = [f"_{base.kind} models ({base.source})_", "—", _pct(base.mean), "—", "—",
                  *(_pct(base.per_task[t]) for t in board.tasks), "—", "—", "—", "—", "—", "—", "—", "—"]
-        lines.append("| " + " | ".join(cells) + " |")
+        rows.append(cells)
+    return head, rows
+
+
+def render_markdown(board: Leaderboard) -> str:
+    lines = [f"# {board.title}", ""]
+    if not board.rows:
+        return "\n".join(lines + ["No results.", ""])
+    head, rows = leaderboard_table(board)
+    lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
     lines += [
         "",
         f"Scores in percent. Per agent and seed: each task's score is averaged over the models "
@@ -379,7 +387,7 @@ def render_csv(board: Leaderboard) -> str:
     return buffer.getvalue()
 
 
-def write_report(sweep_dir: str | Path) -> tuple[Path, Path]:
+def write_report(sweep_dir: str | Path, html: bool = True) -> tuple[Path, Path]:
     sweep_dir = Path(sweep_dir)
     results = load_results(sweep_dir)
     if not results:
@@ -389,6 +397,13 @@ def write_report(sweep_dir: str | Path) -> tuple[Path, Path]:
     markdown, table = sweep_dir / "leaderboard.md", sweep_dir / "leaderboard.csv"
     write_text_atomic(markdown, render_markdown(board))
     write_text_atomic(table, render_csv(board))
+    if html:
+        from ptb.report_html import write_html  # matplotlib loads only when the page is written
+
+        try:
+            write_html(board, sweep_dir)
+        except Exception as exc:  # the page is an extra: the leaderboard files are written already
+            print(f"ptb.report: could not write {sweep_dir / 'report.html'}: {type(exc).__name__}: {exc}", file=sys.stderr)
     return markdown, table
 
 
@@ -421,7 +436,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for sweep in sweeps:
         markdown, table = write_report(sweep)
         sys.stdout.write(markdown.read_text())
-        print(f"\n[ptb.report] wrote {markdown} and {table}\n")
+        print(f"\n[ptb.report] wrote {markdown}, {table} and {sweep / 'report.html'}\n")
     return 0
 
 

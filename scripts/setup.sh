@@ -18,6 +18,13 @@ if ! command -v bwrap >/dev/null 2>&1; then
   fi
 fi
 
+# chromium: only the browser test of report.html (tests/test_report_html.py) needs it; it skips without
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y -qq chromium >/dev/null 2>&1 || echo "setup: could not install chromium; the report browser test will skip" >&2
+  elif sudo -n true 2>/dev/null; then sudo apt-get install -y -qq chromium >/dev/null 2>&1 || echo "setup: could not install chromium; the report browser test will skip" >&2
+  fi
+fi
+
 [ -x .venv/bin/python ] || python3 -m venv .venv
 PIP=".venv/bin/python -m pip"
 if ! .venv/bin/python -c "import torch" >/dev/null 2>&1; then
