@@ -16,11 +16,11 @@ import threading
 from pathlib import Path
 
 import pytest
+from test_pipeline import Fakes, plan_for
 
 from ptb.locks import FileLock, Holder, RunLocked, hold_cell, hold_run, read_holder, run_lock_path
 from ptb.pipeline import run_pipeline
 from ptb.stages import Stage
-from test_pipeline import Fakes, plan_for
 
 HOLD_THEN_SLEEP = """
 import sys, time
